@@ -1,0 +1,2 @@
+//! tapegrad-optim: see the workspace README. (Filled in by its issue.)
+#![warn(missing_docs)]

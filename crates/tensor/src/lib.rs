@@ -1,0 +1,30 @@
+//! Strided `f32`/`f64` tensors for tapegrad: shared storage, views without copies, broadcasting
+//! elementwise kernels, reductions, matmul through `matrixmultiply`, and indexing ops.
+//!
+//! This crate knows nothing of gradients; `tapegrad-autograd` builds on it.
+//!
+//! # Errors and panics
+//! Every fallible op has a `try_x` form that returns [`Result`] with a [`TensorError`] naming the
+//! op and the shapes involved; the short form `x` (and the operators) panics with the same message
+//! at the caller's line. Shape errors are programming errors, so most code uses the short form.
+
+#![warn(missing_docs)]
+
+pub mod element;
+pub mod error;
+mod iter;
+pub mod layout;
+mod ops;
+pub mod random;
+pub mod shape;
+pub mod storage;
+pub mod tensor;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use element::Float;
+pub use error::{or_panic, Result, TensorError};
+pub use iter::PARALLEL_THRESHOLD;
+pub use layout::Layout;
+pub use storage::live_tensor_bytes;
+pub use tensor::Tensor;

@@ -1,0 +1,215 @@
+//! Views: new layouts over the same storage. None of these copies data, except `reshape` of a
+//! layout that cannot be re-strided, and `contiguous` of a strided one.
+
+use crate::element::Float;
+use crate::error::{or_panic, Result, TensorError};
+use crate::shape::numel;
+use crate::tensor::Tensor;
+
+impl<T: Float> Tensor<T> {
+    /// Swaps axes `a` and `b` (a view).
+    ///
+    /// # Panics
+    /// If an axis is out of range; [`Tensor::try_transpose`] returns the error.
+    #[track_caller]
+    pub fn transpose(&self, a: isize, b: isize) -> Self {
+        or_panic(self.try_transpose(a, b))
+    }
+
+    /// Fallible [`Tensor::transpose`].
+    pub fn try_transpose(&self, a: isize, b: isize) -> Result<Self> {
+        Ok(self.with_layout(self.layout().transpose(a, b)?))
+    }
+
+    /// The transpose of a matrix (a view); PyTorch: `Tensor.t`.
+    ///
+    /// # Panics
+    /// If the tensor is not 2-D.
+    #[track_caller]
+    pub fn t(&self) -> Self {
+        if self.rank() != 2 {
+            panic!("t: needs a 2-D tensor, got shape {:?}; use transpose(a, b) for other ranks", self.shape());
+        }
+        self.transpose(0, 1)
+    }
+
+    /// Reorders axes: axis `i` of the result is axis `perm[i]` of `self` (a view).
+    ///
+    /// # Panics
+    /// If `perm` is not a permutation of the axes; [`Tensor::try_permute`] returns the error.
+    #[track_caller]
+    pub fn permute(&self, perm: &[isize]) -> Self {
+        or_panic(self.try_permute(perm))
+    }
+
+    /// Fallible [`Tensor::permute`].
+    pub fn try_permute(&self, perm: &[isize]) -> Result<Self> {
+        Ok(self.with_layout(self.layout().permute(perm)?))
+    }
+
+    /// `len` elements from `start` along `axis` (a view); PyTorch: `Tensor.narrow`.
+    ///
+    /// # Panics
+    /// If the range leaves the axis; [`Tensor::try_narrow`] returns the error.
+    #[track_caller]
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Self {
+        or_panic(self.try_narrow(axis, start, len))
+    }
+
+    /// Fallible [`Tensor::narrow`].
+    pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> Result<Self> {
+        self.try_slice(axis, start, start.saturating_add(len), 1)
+    }
+
+    /// Elements `start, start+step, …` below `end` along `axis` (a view): NumPy's `x[start:end:step]`.
+    ///
+    /// # Panics
+    /// If the range leaves the axis or `step` is 0; [`Tensor::try_slice`] returns the error.
+    #[track_caller]
+    pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Self {
+        or_panic(self.try_slice(axis, start, end, step))
+    }
+
+    /// Fallible [`Tensor::slice`].
+    pub fn try_slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Result<Self> {
+        Ok(self.with_layout(self.layout().slice(axis, start, end, step)?))
+    }
+
+    /// Repeats size-1 axes (and adds leading axes) to reach `shape`, with stride 0 (a view).
+    ///
+    /// # Panics
+    /// If the shapes are not broadcast-compatible; [`Tensor::try_broadcast_to`] returns the error.
+    #[track_caller]
+    pub fn broadcast_to(&self, shape: &[usize]) -> Self {
+        or_panic(self.try_broadcast_to(shape))
+    }
+
+    /// Fallible [`Tensor::broadcast_to`].
+    pub fn try_broadcast_to(&self, shape: &[usize]) -> Result<Self> {
+        Ok(self.with_layout(self.layout().broadcast_to(shape)?))
+    }
+
+    /// Inserts a size-1 axis at `axis` (a view); `-1` appends one.
+    ///
+    /// # Panics
+    /// If the axis is out of `-(rank+1)..=rank`; [`Tensor::try_unsqueeze`] returns the error.
+    #[track_caller]
+    pub fn unsqueeze(&self, axis: isize) -> Self {
+        or_panic(self.try_unsqueeze(axis))
+    }
+
+    /// Fallible [`Tensor::unsqueeze`].
+    pub fn try_unsqueeze(&self, axis: isize) -> Result<Self> {
+        Ok(self.with_layout(self.layout().unsqueeze(axis)?))
+    }
+
+    /// Removes the size-1 axis `axis` (a view).
+    ///
+    /// # Panics
+    /// If that axis's size is not 1; [`Tensor::try_squeeze`] returns the error.
+    #[track_caller]
+    pub fn squeeze(&self, axis: isize) -> Self {
+        or_panic(self.try_squeeze(axis))
+    }
+
+    /// Fallible [`Tensor::squeeze`].
+    pub fn try_squeeze(&self, axis: isize) -> Result<Self> {
+        Ok(self.with_layout(self.layout().squeeze(axis)?))
+    }
+
+    /// Removes every size-1 axis (a view).
+    pub fn squeeze_all(&self) -> Self {
+        self.with_layout(self.layout().squeeze_all())
+    }
+
+    /// The same elements in `shape`: a view when the strides allow, otherwise one row-major copy.
+    ///
+    /// # Panics
+    /// If the element counts differ; [`Tensor::try_reshape`] returns the error.
+    #[track_caller]
+    pub fn reshape(&self, shape: &[usize]) -> Self {
+        or_panic(self.try_reshape(shape))
+    }
+
+    /// Fallible [`Tensor::reshape`].
+    pub fn try_reshape(&self, shape: &[usize]) -> Result<Self> {
+        self.check_reshape("reshape", shape)?;
+        Ok(match self.layout().reshape_view(shape) {
+            Some(layout) => self.with_layout(layout),
+            None => Tensor::from_vec_unchecked(self.to_vec(), shape),
+        })
+    }
+
+    /// The same elements in `shape` as a view; an error where that would need a copy.
+    ///
+    /// PyTorch: `Tensor.view`.
+    pub fn try_view(&self, shape: &[usize]) -> Result<Self> {
+        self.check_reshape("view", shape)?;
+        match self.layout().reshape_view(shape) {
+            Some(layout) => Ok(self.with_layout(layout)),
+            None => Err(TensorError::shape(
+                "view",
+                self.shape(),
+                shape,
+                format!("strides {:?} cannot be re-strided; use reshape, which copies", self.strides()),
+            )),
+        }
+    }
+
+    /// Collapses axes `start..` into one (a view when possible), e.g. `[b, 1, 28, 28]` → `[b, 784]` with `start = 1`.
+    ///
+    /// # Panics
+    /// If `start` is out of range.
+    #[track_caller]
+    pub fn flatten_from(&self, start: isize) -> Self {
+        let s = or_panic(crate::shape::normalize_axis("flatten_from", start, self.rank().max(1)));
+        let mut shape: Vec<usize> = self.shape()[..s.min(self.rank())].to_vec();
+        shape.push(self.shape()[s.min(self.rank())..].iter().product());
+        self.reshape(&shape)
+    }
+
+    fn check_reshape(&self, op: &'static str, shape: &[usize]) -> Result<()> {
+        if numel(shape) != self.numel() {
+            return Err(TensorError::shape(
+                op,
+                self.shape(),
+                shape,
+                format!("{} elements cannot take a shape of {} elements", self.numel(), numel(shape)),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m23() -> Tensor<f64> {
+        Tensor::from_vec(vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], &[2, 3])
+    }
+
+    #[test]
+    fn views_share_storage() {
+        let a = m23();
+        for v in [a.t(), a.narrow(1, 1, 2), a.unsqueeze(0), a.broadcast_to(&[4, 2, 3]), a.reshape(&[3, 2])] {
+            assert!(v.shares_storage(&a));
+        }
+        assert_eq!(a.t().to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert_eq!(a.slice(1, 0, 3, 2).to_vec(), vec![0.0, 2.0, 3.0, 5.0]);
+    }
+
+    #[test]
+    fn reshape_copies_only_when_needed() {
+        let a = m23();
+        let flat = a.t().reshape(&[6]);
+        assert!(!flat.shares_storage(&a));
+        assert_eq!(flat.to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert!(a.t().try_view(&[6]).is_err());
+        let err = a.try_reshape(&[4]).unwrap_err();
+        assert_eq!(err.to_string(), "reshape: cannot combine [2, 3] with [4]: 6 elements cannot take a shape of 4 elements");
+        assert!(a.t().contiguous().is_contiguous());
+        assert!(a.contiguous().shares_storage(&a));
+        assert_eq!(Tensor::<f32>::zeros(&[2, 1, 3, 4]).flatten_from(1).shape(), &[2, 12]);
+    }
+}

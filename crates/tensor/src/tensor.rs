@@ -1,0 +1,407 @@
+//! The `Tensor` type: shared storage plus a strided layout, its constructors and accessors.
+
+use crate::element::Float;
+use crate::error::{or_panic, Result, TensorError};
+use crate::iter::{for_each_index, map_unary};
+use crate::layout::Layout;
+use crate::shape::numel;
+use crate::storage::Storage;
+use std::fmt;
+use std::sync::Arc;
+
+/// An n-dimensional array of `f32` or `f64`.
+///
+/// Cloning is cheap: clones and views share one reference-counted buffer and differ only in
+/// their [`Layout`]. Ops never mutate a shared buffer; the `_assign` forms copy first if needed.
+///
+/// Fallible ops come in pairs: `try_x` returns [`Result`], and `x` panics with the same message
+/// at the caller's line. Shape errors are programming errors, so the short form is the usual one.
+///
+/// ```
+/// # use tapegrad_tensor::Tensor;
+/// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+/// let t = a.t(); // a [3, 2] view, no copy
+/// assert_eq!(t.get(&[2, 1]), 6.0);
+/// assert!(!t.is_contiguous());
+/// ```
+#[derive(Clone)]
+pub struct Tensor<T> {
+    storage: Arc<Storage<T>>,
+    layout: Layout,
+}
+
+impl<T: Float> Tensor<T> {
+    /// A tensor owning `data`, laid out row-major in `shape`.
+    ///
+    /// # Panics
+    /// If `data.len()` differs from the product of `shape`; [`Tensor::try_from_vec`] returns the error.
+    #[track_caller]
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
+        or_panic(Self::try_from_vec(data, shape))
+    }
+
+    /// A tensor owning `data` in `shape`, or an error if the lengths differ.
+    pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        let expected = numel(shape);
+        if data.len() != expected {
+            return Err(TensorError::DataLength { op: "from_vec", expected, got: data.len() });
+        }
+        Ok(Self::from_vec_unchecked(data, shape))
+    }
+
+    pub(crate) fn from_vec_unchecked(data: Vec<T>, shape: &[usize]) -> Self {
+        debug_assert_eq!(data.len(), numel(shape));
+        Tensor { storage: Arc::new(Storage::new(data)), layout: Layout::contiguous(shape) }
+    }
+
+    /// A view of `self`'s storage under another layout (checked in debug builds).
+    pub(crate) fn with_layout(&self, layout: Layout) -> Self {
+        Tensor { storage: Arc::clone(&self.storage), layout }
+    }
+
+    /// A rank-0 tensor holding one value.
+    pub fn scalar(value: T) -> Self {
+        Self::from_vec_unchecked(vec![value], &[])
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::from_vec_unchecked(vec![value; numel(shape)], shape)
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::ZERO)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::ONE)
+    }
+
+    /// Zeros in the shape of `self`.
+    pub fn zeros_like(&self) -> Self {
+        Self::zeros(self.shape())
+    }
+
+    /// Ones in the shape of `self`.
+    pub fn ones_like(&self) -> Self {
+        Self::ones(self.shape())
+    }
+
+    /// `value` in the shape of `self`.
+    pub fn full_like(&self, value: T) -> Self {
+        Self::full(self.shape(), value)
+    }
+
+    /// `start, start+step, …` below `end` (PyTorch: `torch.arange`), as a 1-D tensor.
+    ///
+    /// # Panics
+    /// If `step` is zero or points away from `end`; [`Tensor::try_arange`] returns the error.
+    #[track_caller]
+    pub fn arange(start: T, end: T, step: T) -> Self {
+        or_panic(Self::try_arange(start, end, step))
+    }
+
+    /// Fallible [`Tensor::arange`].
+    pub fn try_arange(start: T, end: T, step: T) -> Result<Self> {
+        let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
+        if st == 0.0 || !st.is_finite() || !s.is_finite() || !e.is_finite() {
+            return Err(TensorError::arg("arange", format!("start {s}, end {e}, step {st} must be finite with a nonzero step")));
+        }
+        let n = ((e - s) / st).ceil().max(0.0) as usize;
+        let data = (0..n).map(|i| T::from_f64(s + i as f64 * st)).collect::<Vec<_>>();
+        Ok(Self::from_vec_unchecked(data, &[n]))
+    }
+
+    /// `n` evenly spaced values from `start` to `end`, both included.
+    pub fn linspace(start: T, end: T, n: usize) -> Self {
+        let (s, e) = (start.to_f64(), end.to_f64());
+        let data = (0..n)
+            .map(|i| {
+                if n == 1 {
+                    start
+                } else if i == n - 1 {
+                    end
+                } else {
+                    T::from_f64(s + (e - s) * i as f64 / (n - 1) as f64)
+                }
+            })
+            .collect();
+        Self::from_vec_unchecked(data, &[n])
+    }
+
+    /// The `n×n` identity matrix.
+    pub fn eye(n: usize) -> Self {
+        Self::from_fn(&[n, n], |ix| if ix[0] == ix[1] { T::ONE } else { T::ZERO })
+    }
+
+    /// A tensor whose element at each index is `f(index)`, filled in row-major order.
+    pub fn from_fn(shape: &[usize], mut f: impl FnMut(&[usize]) -> T) -> Self {
+        let n = numel(shape);
+        let mut data = Vec::with_capacity(n);
+        let mut index = vec![0usize; shape.len()];
+        for _ in 0..n {
+            data.push(f(&index));
+            for i in (0..shape.len()).rev() {
+                index[i] += 1;
+                if index[i] < shape[i] {
+                    break;
+                }
+                index[i] = 0;
+            }
+        }
+        Self::from_vec_unchecked(data, shape)
+    }
+
+    /// Sizes of each axis.
+    pub fn shape(&self) -> &[usize] {
+        self.layout.shape()
+    }
+
+    /// Steps in storage elements along each axis (0 along broadcast axes).
+    pub fn strides(&self) -> &[isize] {
+        self.layout.strides()
+    }
+
+    /// The strided layout over the storage.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Number of axes.
+    pub fn rank(&self) -> usize {
+        self.layout.rank()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.layout.numel()
+    }
+
+    /// Size of `axis` (negative counts from the end).
+    ///
+    /// # Panics
+    /// If the axis is out of range.
+    #[track_caller]
+    pub fn dim(&self, axis: isize) -> usize {
+        self.shape()[or_panic(crate::shape::normalize_axis("dim", axis, self.rank()))]
+    }
+
+    /// Whether the elements sit row-major and gap-free in storage.
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    /// Whether two tensors share one storage buffer (a view and its source do).
+    pub fn shares_storage(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// The whole underlying buffer, which a strided view indexes through its layout.
+    pub fn storage_slice(&self) -> &[T] {
+        self.storage.as_slice()
+    }
+
+    /// The elements in logical order as one slice, if the layout is contiguous.
+    pub fn as_contiguous_slice(&self) -> Option<&[T]> {
+        if self.is_contiguous() {
+            let start = self.layout.offset();
+            Some(&self.storage.as_slice()[start..start + self.numel()])
+        } else {
+            None
+        }
+    }
+
+    /// The elements in logical (row-major) order, copied out.
+    pub fn to_vec(&self) -> Vec<T> {
+        match self.as_contiguous_slice() {
+            Some(s) => s.to_vec(),
+            None => map_unary(self, |x| x),
+        }
+    }
+
+    /// This tensor if contiguous (no copy), else a row-major copy.
+    pub fn contiguous(&self) -> Self {
+        if self.is_contiguous() {
+            self.clone()
+        } else {
+            Self::from_vec_unchecked(self.to_vec(), self.shape())
+        }
+    }
+
+    /// The one element of a single-element tensor.
+    ///
+    /// # Panics
+    /// If the tensor does not hold exactly one element.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        or_panic(self.try_item())
+    }
+
+    /// Fallible [`Tensor::item`].
+    pub fn try_item(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(TensorError::arg(
+                "item",
+                format!("needs exactly one element, but the tensor has shape {:?}", self.shape()),
+            ));
+        }
+        let mut out = T::ZERO;
+        for_each_index(&self.layout, |i| out = self.storage.as_slice()[i]);
+        Ok(out)
+    }
+
+    /// The element at a multi-index.
+    ///
+    /// # Panics
+    /// If the index has the wrong length or is out of bounds.
+    #[track_caller]
+    pub fn get(&self, index: &[usize]) -> T {
+        or_panic(self.try_get(index))
+    }
+
+    /// Fallible [`Tensor::get`].
+    pub fn try_get(&self, index: &[usize]) -> Result<T> {
+        Ok(self.storage.as_slice()[self.layout.checked_index_of("get", index)?])
+    }
+
+    /// The same values converted to another float type.
+    pub fn cast<U: Float>(&self) -> Tensor<U> {
+        Tensor::from_vec_unchecked(map_unary(self, |x| U::from_f64(x.to_f64())), self.shape())
+    }
+
+    /// A uniquely owned, contiguous, offset-0 buffer for in-place writes (copies if shared or strided).
+    pub(crate) fn make_mut_slice(&mut self) -> &mut [T] {
+        let whole = self.layout.offset() == 0
+            && self.is_contiguous()
+            && self.storage.len() == self.numel();
+        if !whole {
+            *self = Self::from_vec_unchecked(self.to_vec(), self.shape());
+        }
+        Arc::make_mut(&mut self.storage).as_mut_slice()
+    }
+
+    /// The elements as a mutable row-major slice, copying first if the buffer is shared or strided.
+    ///
+    /// The in-place path for optimizers and initialisers: afterwards no other tensor sees the writes.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        self.make_mut_slice()
+    }
+}
+
+impl<T: Float> fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Elements shown per axis before the middle is elided, as NumPy does.
+const EDGE_ITEMS: usize = 3;
+
+impl<T: Float> fmt::Display for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let values = self.to_vec();
+        let shape = self.shape();
+        let strides = crate::shape::contiguous_strides(shape);
+        let precision = f.precision().unwrap_or(4);
+        let mut index = Vec::with_capacity(shape.len());
+        write!(f, "tensor(")?;
+        write_nested(f, &values, shape, &strides, &mut index, precision, 7)?;
+        write!(f, ", shape={shape:?}, dtype={})", T::DTYPE)
+    }
+}
+
+fn write_nested<T: Float>(
+    f: &mut fmt::Formatter<'_>,
+    values: &[T],
+    shape: &[usize],
+    strides: &[isize],
+    index: &mut Vec<usize>,
+    precision: usize,
+    indent: usize,
+) -> fmt::Result {
+    let depth = index.len();
+    if depth == shape.len() {
+        let at: isize = index.iter().zip(strides).map(|(&i, &s)| i as isize * s).sum();
+        let v = values[at as usize];
+        let mag = v.to_f64().abs();
+        return if mag != 0.0 && (!(1e-4..1e6).contains(&mag)) {
+            write!(f, "{:.*e}", precision, v)
+        } else {
+            write!(f, "{:.*}", precision, v)
+        };
+    }
+    write!(f, "[")?;
+    let n = shape[depth];
+    let elide = n > 2 * EDGE_ITEMS;
+    let mut first = true;
+    for i in 0..n {
+        if elide && i == EDGE_ITEMS {
+            write!(f, ", ...")?;
+        }
+        if elide && (EDGE_ITEMS..n - EDGE_ITEMS).contains(&i) {
+            continue;
+        }
+        if !first {
+            if depth + 1 < shape.len() {
+                write!(f, ",\n{:width$}", "", width = indent + depth + 1)?;
+            } else {
+                write!(f, ", ")?;
+            }
+        }
+        first = false;
+        index.push(i);
+        write_nested(f, values, shape, strides, index, precision, indent)?;
+        index.pop();
+    }
+    write!(f, "]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_fill_as_documented() {
+        assert_eq!(Tensor::<f64>::arange(0.0, 1.0, 0.25).to_vec(), vec![0.0, 0.25, 0.5, 0.75]);
+        assert_eq!(Tensor::<f64>::arange(3.0, 0.0, -1.0).to_vec(), vec![3.0, 2.0, 1.0]);
+        assert!(Tensor::<f64>::try_arange(0.0, 1.0, 0.0).is_err());
+        assert_eq!(Tensor::<f64>::linspace(0.0, 1.0, 5).to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(Tensor::<f32>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+        let t = Tensor::<f64>::from_fn(&[2, 3], |ix| (ix[0] * 10 + ix[1]) as f64);
+        assert_eq!(t.to_vec(), vec![0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
+        assert_eq!(Tensor::scalar(2.5f32).item(), 2.5);
+        assert_eq!(Tensor::<f32>::zeros(&[0, 3]).numel(), 0);
+    }
+
+    #[test]
+    fn bad_data_length_names_op_and_sizes() {
+        let err = Tensor::<f32>::try_from_vec(vec![1.0; 5], &[2, 3]).unwrap_err();
+        assert_eq!(err.to_string(), "from_vec: data length 5 does not match the shape, which needs 6 elements");
+        assert!(Tensor::<f32>::zeros(&[2]).try_item().is_err());
+        assert!(Tensor::<f32>::zeros(&[2]).try_get(&[2]).is_err());
+        assert!(Tensor::<f32>::zeros(&[2]).try_get(&[0, 0]).is_err());
+    }
+
+    #[test]
+    fn display_elides_like_numpy() {
+        let t = Tensor::<f32>::arange(0.0, 10.0, 1.0);
+        assert_eq!(
+            t.to_string(),
+            "tensor([0.0000, 1.0000, 2.0000, ..., 7.0000, 8.0000, 9.0000], shape=[10], dtype=f32)"
+        );
+        let m = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        assert_eq!(format!("{m:.1}"), "tensor([[1.0, 2.0],\n        [3.0, 4.0]], shape=[2, 2], dtype=f64)");
+        assert_eq!(Tensor::scalar(1e-7f64).to_string(), "tensor(1.0000e-7, shape=[], dtype=f64)");
+    }
+
+    #[test]
+    fn in_place_write_does_not_leak_into_shared_views() {
+        let a = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2]);
+        let mut b = a.clone();
+        b.as_mut_slice()[0] = 9.0;
+        assert_eq!(a.to_vec(), vec![1.0, 2.0]);
+        assert_eq!(b.to_vec(), vec![9.0, 2.0]);
+    }
+}

@@ -1,0 +1,118 @@
+//! Test support shared by every crate (feature `testing`): naive index-by-index reference
+//! kernels in `f64`, closeness checks, and proptest strategies that produce tensors in random
+//! layouts (contiguous, transposed, step-sliced, broadcast).
+
+use crate::element::Float;
+use crate::shape::broadcast_shapes;
+use crate::tensor::Tensor;
+use proptest::prelude::*;
+
+/// Every multi-index of `shape` in row-major order.
+pub fn indices(shape: &[usize]) -> Vec<Vec<usize>> {
+    let n: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(n);
+    let mut index = vec![0usize; shape.len()];
+    for _ in 0..n {
+        out.push(index.clone());
+        for i in (0..shape.len()).rev() {
+            index[i] += 1;
+            if index[i] < shape[i] {
+                break;
+            }
+            index[i] = 0;
+        }
+    }
+    out
+}
+
+/// Naive reference kernels: read each element through `get(&index)`, compute in `f64`.
+pub mod naive {
+    use super::*;
+
+    /// `f` applied to every element.
+    pub fn unary<T: Float>(x: &Tensor<T>, f: impl Fn(f64) -> f64) -> Vec<f64> {
+        indices(x.shape()).iter().map(|ix| f(x.get(ix).to_f64())).collect()
+    }
+
+    /// `f` applied pairwise under broadcasting; returns the values and the broadcast shape.
+    pub fn binary<T: Float>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(f64, f64) -> f64) -> (Vec<f64>, Vec<usize>) {
+        let shape = broadcast_shapes("naive", a.shape(), b.shape()).unwrap().to_vec();
+        let pick = |t: &Tensor<T>, ix: &[usize]| {
+            let lead = ix.len() - t.rank();
+            let own: Vec<usize> = t.shape().iter().enumerate().map(|(i, &d)| if d == 1 { 0 } else { ix[lead + i] }).collect();
+            t.get(&own).to_f64()
+        };
+        let values = indices(&shape).iter().map(|ix| f(pick(a, ix), pick(b, ix))).collect();
+        (values, shape)
+    }
+}
+
+/// Whether every `|got − want| ≤ atol + rtol·|want|` (NaNs must match NaNs).
+pub fn all_close<T: Float>(got: &Tensor<T>, want: &[f64], rtol: f64, atol: f64) -> bool {
+    let got = got.to_vec();
+    got.len() == want.len()
+        && got.iter().zip(want).all(|(&g, &w)| {
+            let g = g.to_f64();
+            (g.is_nan() && w.is_nan()) || g == w || (g - w).abs() <= atol + rtol * w.abs()
+        })
+}
+
+/// A tensor of `shape` in a random layout over values drawn from `[-3, 3]`:
+/// contiguous, a transposed copy viewed back, a step slice of a larger buffer, or (for size-1 free
+/// axes) a broadcast. The logical values are what the test sees; the layout is what varies.
+pub fn view_of_shape(shape: Vec<usize>) -> impl Strategy<Value = Tensor<f64>> {
+    let n: usize = shape.iter().product();
+    (proptest::collection::vec(-3.0f64..3.0, n * 2 + 1), 0usize..4).prop_map(move |(values, kind)| {
+        make_layout(&shape, &values, kind)
+    })
+}
+
+fn make_layout(shape: &[usize], values: &[f64], kind: usize) -> Tensor<f64> {
+    let n: usize = shape.iter().product();
+    let rank = shape.len();
+    match kind {
+        // Reversed axes stored contiguously, then permuted back: every stride is "wrong way round".
+        1 if rank >= 2 => {
+            let rev: Vec<usize> = shape.iter().rev().copied().collect();
+            let perm: Vec<isize> = (0..rank as isize).rev().collect();
+            Tensor::from_vec(values[..n].to_vec(), &rev).permute(&perm)
+        }
+        // Every other element of a buffer twice the size, along the first axis' doubled extent.
+        2 if rank >= 1 => {
+            let mut big = shape.to_vec();
+            big[0] *= 2;
+            let m: usize = big.iter().product();
+            Tensor::from_vec(values[..m].to_vec(), &big).slice(0, 1, big[0], 2)
+        }
+        // Broadcast from a size-1 leading axis when the leading axis allows it.
+        3 if rank >= 1 => {
+            let mut small = shape.to_vec();
+            small[0] = 1;
+            let m: usize = small.iter().product();
+            Tensor::from_vec(values[..m].to_vec(), &small).broadcast_to(shape)
+        }
+        _ => Tensor::from_vec(values[..n].to_vec(), shape),
+    }
+}
+
+/// A random shape of rank `1..=max_rank` with sizes `1..=max_dim`.
+pub fn any_shape(max_rank: usize, max_dim: usize) -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(1..=max_dim, 1..=max_rank)
+}
+
+/// A tensor of random shape (rank ≤ `max_rank`, sizes ≤ `max_dim`) in a random layout.
+pub fn any_view(max_rank: usize, max_dim: usize) -> impl Strategy<Value = Tensor<f64>> {
+    any_shape(max_rank, max_dim).prop_flat_map(view_of_shape)
+}
+
+/// Two tensors whose shapes broadcast together (one has random axes set to 1 or dropped), each in a random layout.
+pub fn broadcast_pair(max_rank: usize, max_dim: usize) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
+    (any_shape(max_rank, max_dim), proptest::collection::vec(any::<bool>(), max_rank), 0..=max_rank).prop_flat_map(
+        |(shape, ones, drop)| {
+            let drop = drop.min(shape.len());
+            let other: Vec<usize> =
+                shape[drop..].iter().enumerate().map(|(i, &d)| if ones[i] { 1 } else { d }).collect();
+            (view_of_shape(shape), view_of_shape(other))
+        },
+    )
+}

@@ -1,0 +1,16 @@
+//! tapegrad: tensors, reverse-mode autodiff, layers and optimizers for the CPU, with every
+//! gradient checked numerically.
+//!
+//! This facade re-exports the four crates; most programs need only `use tapegrad::prelude::*;`.
+
+#![warn(missing_docs)]
+
+pub use tapegrad_autograd as autograd;
+pub use tapegrad_nn as nn;
+pub use tapegrad_optim as optim;
+pub use tapegrad_tensor as tensor;
+
+/// The common types in one import.
+pub mod prelude {
+    pub use tapegrad_tensor::{Float, Tensor, TensorError};
+}
