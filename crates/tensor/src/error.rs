@@ -80,15 +80,26 @@ impl TensorError {
         rhs: &[usize],
         why: impl Into<String>,
     ) -> Self {
-        TensorError::ShapeMismatch { op, lhs: lhs.to_vec(), rhs: rhs.to_vec(), why: why.into() }
+        TensorError::ShapeMismatch {
+            op,
+            lhs: lhs.to_vec(),
+            rhs: rhs.to_vec(),
+            why: why.into(),
+        }
     }
 
     pub(crate) fn arg(op: &'static str, what: impl Into<String>) -> Self {
-        TensorError::InvalidArgument { op, what: what.into() }
+        TensorError::InvalidArgument {
+            op,
+            what: what.into(),
+        }
     }
 
     pub(crate) fn range(op: &'static str, what: impl Into<String>) -> Self {
-        TensorError::OutOfRange { op, what: what.into() }
+        TensorError::OutOfRange {
+            op,
+            what: what.into(),
+        }
     }
 }
 
@@ -109,9 +120,14 @@ impl fmt::Display for TensorError {
                 "{op}: data length {got} does not match the shape, which needs {expected} elements"
             ),
             TensorError::Empty { op, shape } => {
-                write!(f, "{op}: needs at least one element, but the input has shape {shape:?}")
+                write!(
+                    f,
+                    "{op}: needs at least one element, but the input has shape {shape:?}"
+                )
             }
-            TensorError::InvalidArgument { op, what } => write!(f, "{op}: invalid argument: {what}"),
+            TensorError::InvalidArgument { op, what } => {
+                write!(f, "{op}: invalid argument: {what}")
+            }
         }
     }
 }

@@ -20,7 +20,10 @@ pub const PARALLEL_THRESHOLD: usize = 1 << 15;
 
 /// Merges adjacent axes that are contiguous with each other in every operand and drops size-1
 /// axes, so a walk has as few, and as long, inner rows as possible. Always returns rank ≥ 1.
-pub(crate) fn coalesce<const N: usize>(shape: &[usize], strides: [&[isize]; N]) -> (Dims, [Strides; N]) {
+pub(crate) fn coalesce<const N: usize>(
+    shape: &[usize],
+    strides: [&[isize]; N],
+) -> (Dims, [Strides; N]) {
     let mut out_shape = Dims::new();
     let mut out_strides: [Strides; N] = std::array::from_fn(|_| Strides::new());
     for ax in 0..shape.len() {
@@ -68,7 +71,12 @@ pub(crate) fn for_each_row<const N: usize>(
         rem /= outer[i];
     }
     let mut offs: [isize; N] = std::array::from_fn(|k| {
-        base[k] as isize + index.iter().enumerate().map(|(i, &ix)| ix as isize * strides[k][i]).sum::<isize>()
+        base[k] as isize
+            + index
+                .iter()
+                .enumerate()
+                .map(|(i, &ix)| ix as isize * strides[k][i])
+                .sum::<isize>()
     });
     for _ in rows {
         row(offs.map(|o| o as usize));
@@ -109,16 +117,21 @@ fn row_blocks(rows: usize, row_len: usize) -> usize {
 }
 
 /// Applies `f` to every element, in logical (row-major) order.
-pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync>(x: &Tensor<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync>(
+    x: &Tensor<T>,
+    f: impl Fn(T) -> U + Sync,
+) -> Vec<U> {
     let n = x.numel();
     if let Some(src) = x.as_contiguous_slice() {
         return build_vec(n, |out| {
             if n >= PARALLEL_THRESHOLD {
                 out.par_chunks_mut(PARALLEL_THRESHOLD / 2)
                     .zip(src.par_chunks(PARALLEL_THRESHOLD / 2))
-                    .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, &s)| {
-                        o.write(f(s));
-                    }));
+                    .for_each(|(o, s)| {
+                        o.iter_mut().zip(s).for_each(|(o, &s)| {
+                            o.write(f(s));
+                        })
+                    });
             } else {
                 out.iter_mut().zip(src).for_each(|(o, &s)| {
                     o.write(f(s));
@@ -135,19 +148,25 @@ pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync>(x: &Tensor<T>, f: impl 
     let run = |block: &mut [MaybeUninit<U>], first_row: usize| {
         let nrows = block.len() / len;
         let mut at = 0;
-        for_each_row(&shape, &strides, [x.layout().offset()], first_row..first_row + nrows, |[o]| {
-            let dst = &mut block[at..at + len];
-            at += len;
-            if inner == 1 {
-                dst.iter_mut().zip(&data[o..o + len]).for_each(|(d, &s)| {
-                    d.write(f(s));
-                });
-            } else {
-                for (i, d) in dst.iter_mut().enumerate() {
-                    d.write(f(data[(o as isize + i as isize * inner) as usize]));
+        for_each_row(
+            &shape,
+            &strides,
+            [x.layout().offset()],
+            first_row..first_row + nrows,
+            |[o]| {
+                let dst = &mut block[at..at + len];
+                at += len;
+                if inner == 1 {
+                    dst.iter_mut().zip(&data[o..o + len]).for_each(|(d, &s)| {
+                        d.write(f(s));
+                    });
+                } else {
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        d.write(f(data[(o as isize + i as isize * inner) as usize]));
+                    }
                 }
-            }
-        });
+            },
+        );
     };
     build_vec(n, |out| {
         if n == 0 {
@@ -157,7 +176,9 @@ pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync>(x: &Tensor<T>, f: impl 
         if per >= rows {
             run(out, 0);
         } else {
-            out.par_chunks_mut(per * len).enumerate().for_each(|(b, block)| run(block, b * per));
+            out.par_chunks_mut(per * len)
+                .enumerate()
+                .for_each(|(b, block)| run(block, b * per));
         }
     })
 }
@@ -176,15 +197,19 @@ pub(crate) fn map_binary<T: Float>(
             let data = build_vec(n, |out| {
                 if n >= PARALLEL_THRESHOLD {
                     let c = PARALLEL_THRESHOLD / 2;
-                    out.par_chunks_mut(c).zip(sa.par_chunks(c).zip(sb.par_chunks(c))).for_each(|(o, (x, y))| {
-                        o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| {
-                            o.write(f(x, y));
-                        })
-                    });
+                    out.par_chunks_mut(c)
+                        .zip(sa.par_chunks(c).zip(sb.par_chunks(c)))
+                        .for_each(|(o, (x, y))| {
+                            o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| {
+                                o.write(f(x, y));
+                            })
+                        });
                 } else {
-                    out.iter_mut().zip(sa.iter().zip(sb)).for_each(|(o, (&x, &y))| {
-                        o.write(f(x, y));
-                    });
+                    out.iter_mut()
+                        .zip(sa.iter().zip(sb))
+                        .for_each(|(o, (&x, &y))| {
+                            o.write(f(x, y));
+                        });
                 }
             });
             return Ok(Tensor::from_vec_unchecked(data, &shape));
@@ -202,36 +227,43 @@ pub(crate) fn map_binary<T: Float>(
     let run = |block: &mut [MaybeUninit<T>], first_row: usize| {
         let nrows = block.len() / len;
         let mut at = 0;
-        for_each_row(&cshape, &strides, base, first_row..first_row + nrows, |[oa, ob]| {
-            let dst = &mut block[at..at + len];
-            at += len;
-            match (ia, ib) {
-                (1, 1) => dst.iter_mut().zip(da[oa..oa + len].iter().zip(&db[ob..ob + len])).for_each(
-                    |(d, (&x, &y))| {
-                        d.write(f(x, y));
-                    },
-                ),
-                (1, 0) => {
-                    let y = db[ob];
-                    dst.iter_mut().zip(&da[oa..oa + len]).for_each(|(d, &x)| {
-                        d.write(f(x, y));
-                    })
-                }
-                (0, 1) => {
-                    let x = da[oa];
-                    dst.iter_mut().zip(&db[ob..ob + len]).for_each(|(d, &y)| {
-                        d.write(f(x, y));
-                    })
-                }
-                _ => {
-                    for (i, d) in dst.iter_mut().enumerate() {
-                        let x = da[(oa as isize + i as isize * ia) as usize];
-                        let y = db[(ob as isize + i as isize * ib) as usize];
-                        d.write(f(x, y));
+        for_each_row(
+            &cshape,
+            &strides,
+            base,
+            first_row..first_row + nrows,
+            |[oa, ob]| {
+                let dst = &mut block[at..at + len];
+                at += len;
+                match (ia, ib) {
+                    (1, 1) => dst
+                        .iter_mut()
+                        .zip(da[oa..oa + len].iter().zip(&db[ob..ob + len]))
+                        .for_each(|(d, (&x, &y))| {
+                            d.write(f(x, y));
+                        }),
+                    (1, 0) => {
+                        let y = db[ob];
+                        dst.iter_mut().zip(&da[oa..oa + len]).for_each(|(d, &x)| {
+                            d.write(f(x, y));
+                        })
+                    }
+                    (0, 1) => {
+                        let x = da[oa];
+                        dst.iter_mut().zip(&db[ob..ob + len]).for_each(|(d, &y)| {
+                            d.write(f(x, y));
+                        })
+                    }
+                    _ => {
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            let x = da[(oa as isize + i as isize * ia) as usize];
+                            let y = db[(ob as isize + i as isize * ib) as usize];
+                            d.write(f(x, y));
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
     };
     let data = build_vec(n, |out| {
         if n == 0 {
@@ -241,7 +273,9 @@ pub(crate) fn map_binary<T: Float>(
         if per >= rows {
             run(out, 0);
         } else {
-            out.par_chunks_mut(per * len).enumerate().for_each(|(b, block)| run(block, b * per));
+            out.par_chunks_mut(per * len)
+                .enumerate()
+                .for_each(|(b, block)| run(block, b * per));
         }
     });
     Ok(Tensor::from_vec_unchecked(data, &shape))
@@ -275,7 +309,10 @@ mod tests {
         // A row-broadcast operand keeps the two axes apart.
         let (s, [a, b]) = coalesce(&[4, 5], [&[5, 1], &[0, 1]]);
         assert_eq!(s.as_slice(), &[4, 5]);
-        assert_eq!((a.as_slice(), b.as_slice()), (&[5isize, 1][..], &[0isize, 1][..]));
+        assert_eq!(
+            (a.as_slice(), b.as_slice()),
+            (&[5isize, 1][..], &[0isize, 1][..])
+        );
         let (s, _) = coalesce(&[1, 1], [&[1, 1]]);
         assert_eq!(s.as_slice(), &[1]);
     }

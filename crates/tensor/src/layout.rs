@@ -21,13 +21,21 @@ pub struct Layout {
 impl Layout {
     /// A row-major layout starting at offset 0.
     pub fn contiguous(shape: &[usize]) -> Self {
-        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     /// A layout from raw parts; the caller guarantees it stays inside the storage.
     pub fn from_parts(shape: &[usize], strides: &[isize], offset: usize) -> Self {
         debug_assert_eq!(shape.len(), strides.len());
-        Layout { shape: shape.into(), strides: strides.into(), offset }
+        Layout {
+            shape: shape.into(),
+            strides: strides.into(),
+            offset,
+        }
     }
 
     /// Sizes of each axis.
@@ -107,7 +115,10 @@ impl Layout {
         if perm.len() != rank {
             return Err(TensorError::arg(
                 "permute",
-                format!("{perm:?} has {} axes but the tensor has rank {rank}", perm.len()),
+                format!(
+                    "{perm:?} has {} axes but the tensor has rank {rank}",
+                    perm.len()
+                ),
             ));
         }
         let mut seen = vec![false; rank];
@@ -115,7 +126,10 @@ impl Layout {
         for (i, &p) in perm.iter().enumerate() {
             let p = normalize_axis("permute", p, rank)?;
             if std::mem::replace(&mut seen[p], true) {
-                return Err(TensorError::arg("permute", format!("axis {p} appears twice in {perm:?}")));
+                return Err(TensorError::arg(
+                    "permute",
+                    format!("axis {p} appears twice in {perm:?}"),
+                ));
             }
             out.shape[i] = self.shape[p];
             out.strides[i] = self.strides[p];
@@ -133,7 +147,10 @@ impl Layout {
         if start > end || end > dim {
             return Err(TensorError::range(
                 "slice",
-                format!("range {start}..{end} along axis {ax} of size {dim} (shape {:?})", self.shape()),
+                format!(
+                    "range {start}..{end} along axis {ax} of size {dim} (shape {:?})",
+                    self.shape()
+                ),
             ));
         }
         let mut out = self.clone();
@@ -172,14 +189,22 @@ impl Layout {
                 ));
             }
         }
-        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// Inserts a size-1 axis at `axis` (`-1` appends).
     pub fn unsqueeze(&self, axis: isize) -> Result<Self> {
         let ax = normalize_insert_axis("unsqueeze", axis, self.rank())?;
         let mut out = self.clone();
-        let stride = if ax < self.rank() { self.strides[ax] * self.shape[ax] as isize } else { 1 };
+        let stride = if ax < self.rank() {
+            self.strides[ax] * self.shape[ax] as isize
+        } else {
+            1
+        };
         out.shape.insert(ax, 1);
         out.strides.insert(ax, stride);
         Ok(out)
@@ -191,7 +216,11 @@ impl Layout {
         if self.shape[ax] != 1 {
             return Err(TensorError::arg(
                 "squeeze",
-                format!("axis {ax} has size {} (shape {:?}), not 1", self.shape[ax], self.shape()),
+                format!(
+                    "axis {ax} has size {} (shape {:?}), not 1",
+                    self.shape[ax],
+                    self.shape()
+                ),
             ));
         }
         let mut out = self.clone();
@@ -202,7 +231,11 @@ impl Layout {
 
     /// Removes every size-1 axis.
     pub fn squeeze_all(&self) -> Self {
-        let mut out = Layout { shape: Dims::new(), strides: Strides::new(), offset: self.offset };
+        let mut out = Layout {
+            shape: Dims::new(),
+            strides: Strides::new(),
+            offset: self.offset,
+        };
         for (&d, &s) in self.shape.iter().zip(self.strides.iter()) {
             if d != 1 {
                 out.shape.push(d);
@@ -221,7 +254,11 @@ impl Layout {
             return None;
         }
         if self.numel() == 0 || self.is_contiguous() {
-            return Some(Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: self.offset });
+            return Some(Layout {
+                shape: shape.into(),
+                strides: contiguous_strides(shape),
+                offset: self.offset,
+            });
         }
         let old: Vec<(usize, isize)> = self
             .shape
@@ -257,7 +294,11 @@ impl Layout {
             oi = oj;
             ni = nj;
         }
-        Some(Layout { shape: shape.into(), strides, offset: self.offset })
+        Some(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
     }
 }
 
@@ -325,7 +366,11 @@ mod tests {
         let s = Layout::contiguous(&[4, 2, 3]).slice(0, 0, 4, 2).unwrap();
         let m = s.reshape_view(&[2, 6]).unwrap();
         assert_eq!(offsets(&m), offsets(&s));
-        let u = Layout::contiguous(&[2, 3]).transpose(0, 1).unwrap().reshape_view(&[3, 1, 2, 1]).unwrap();
+        let u = Layout::contiguous(&[2, 3])
+            .transpose(0, 1)
+            .unwrap()
+            .reshape_view(&[3, 1, 2, 1])
+            .unwrap();
         assert_eq!(offsets(&u), vec![0, 3, 1, 4, 2, 5]);
     }
 

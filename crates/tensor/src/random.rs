@@ -22,8 +22,9 @@ impl<T: Float> Tensor<T> {
 
     /// Fallible [`Tensor::rand_uniform`].
     pub fn try_rand_uniform(shape: &[usize], low: T, high: T, rng: &mut impl Rng) -> Result<Self> {
-        let dist = Uniform::new(low.to_f64(), high.to_f64())
-            .map_err(|e| TensorError::arg("rand_uniform", format!("low {low}, high {high}: {e}")))?;
+        let dist = Uniform::new(low.to_f64(), high.to_f64()).map_err(|e| {
+            TensorError::arg("rand_uniform", format!("low {low}, high {high}: {e}"))
+        })?;
         Ok(Self::sample(shape, dist, rng))
     }
 
@@ -42,7 +43,12 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::rand_normal_with`].
-    pub fn try_rand_normal_with(shape: &[usize], mean: T, std: T, rng: &mut impl Rng) -> Result<Self> {
+    pub fn try_rand_normal_with(
+        shape: &[usize],
+        mean: T,
+        std: T,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
         let dist = Normal::new(mean.to_f64(), std.to_f64())
             .map_err(|e| TensorError::arg("rand_normal", format!("mean {mean}, std {std}: {e}")))?;
         Ok(Self::sample(shape, dist, rng))
@@ -60,14 +66,21 @@ impl<T: Float> Tensor<T> {
     /// Fallible [`Tensor::bernoulli`].
     pub fn try_bernoulli(shape: &[usize], p: f64, rng: &mut impl Rng) -> Result<Self> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(TensorError::arg("bernoulli", format!("probability {p} is outside [0, 1]")));
+            return Err(TensorError::arg(
+                "bernoulli",
+                format!("probability {p} is outside [0, 1]"),
+            ));
         }
-        let data = (0..numel(shape)).map(|_| if rng.random_bool(p) { T::ONE } else { T::ZERO }).collect();
+        let data = (0..numel(shape))
+            .map(|_| if rng.random_bool(p) { T::ONE } else { T::ZERO })
+            .collect();
         Ok(Self::from_vec_unchecked(data, shape))
     }
 
     fn sample(shape: &[usize], dist: impl Distribution<f64>, rng: &mut impl Rng) -> Self {
-        let data = (0..numel(shape)).map(|_| T::from_f64(dist.sample(rng))).collect();
+        let data = (0..numel(shape))
+            .map(|_| T::from_f64(dist.sample(rng)))
+            .collect();
         Self::from_vec_unchecked(data, shape)
     }
 }
@@ -95,7 +108,10 @@ mod tests {
         let g = Tensor::<f64>::rand_normal_with(&[n], 2.0, 0.5, &mut rng).to_vec();
         let m = g.iter().sum::<f64>() / n as f64;
         let v = g.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n as f64;
-        assert!((m - 2.0).abs() < 0.01 && (v - 0.25).abs() < 0.01, "normal mean {m} var {v}");
+        assert!(
+            (m - 2.0).abs() < 0.01 && (v - 0.25).abs() < 0.01,
+            "normal mean {m} var {v}"
+        );
         let b = Tensor::<f32>::bernoulli(&[n], 0.3, &mut rng).to_vec();
         let p = b.iter().sum::<f32>() / n as f32;
         assert!((p - 0.3).abs() < 0.01);

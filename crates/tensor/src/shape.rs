@@ -12,7 +12,11 @@ pub fn normalize_axis(op: &'static str, axis: isize, rank: usize) -> Result<usiz
     if axis < -r || axis >= r {
         return Err(TensorError::InvalidAxis { op, axis, rank });
     }
-    Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
+    Ok(if axis < 0 {
+        (axis + r) as usize
+    } else {
+        axis as usize
+    })
 }
 
 /// Like [`normalize_axis`] but allows `axis == rank` (an insertion point, as for `unsqueeze`).
@@ -26,7 +30,10 @@ pub fn normalize_axes(op: &'static str, axes: &[isize], rank: usize) -> Result<V
     for &a in axes {
         let a = normalize_axis(op, a, rank)?;
         if out.contains(&a) {
-            return Err(TensorError::arg(op, format!("axis {a} is listed twice in {axes:?}")));
+            return Err(TensorError::arg(
+                op,
+                format!("axis {a} is listed twice in {axes:?}"),
+            ));
         }
         out.push(a);
     }
@@ -39,20 +46,28 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
     let rank = lhs.len().max(rhs.len());
     let mut out = Dims::with_capacity(rank);
     for i in 0..rank {
-        let l = if i + lhs.len() >= rank { lhs[i + lhs.len() - rank] } else { 1 };
-        let r = if i + rhs.len() >= rank { rhs[i + rhs.len() - rank] } else { 1 };
+        let l = if i + lhs.len() >= rank {
+            lhs[i + lhs.len() - rank]
+        } else {
+            1
+        };
+        let r = if i + rhs.len() >= rank {
+            rhs[i + rhs.len() - rank]
+        } else {
+            1
+        };
         let d = match (l, r) {
             (l, r) if l == r => l,
             (1, r) => r,
             (l, 1) => l,
-            (l, r) => {
-                return Err(TensorError::shape(
-                    op,
-                    lhs,
-                    rhs,
-                    format!("sizes {l} and {r} at axis {i} of the broadcast shape differ and neither is 1"),
-                ))
-            }
+            (l, r) => return Err(TensorError::shape(
+                op,
+                lhs,
+                rhs,
+                format!(
+                    "sizes {l} and {r} at axis {i} of the broadcast shape differ and neither is 1"
+                ),
+            )),
         };
         out.push(d);
     }
@@ -81,8 +96,16 @@ mod tests {
 
     #[test]
     fn broadcast_follows_numpy() {
-        assert_eq!(broadcast_shapes("t", &[4, 1, 3], &[5, 1]).unwrap().as_slice(), &[4, 5, 3]);
-        assert_eq!(broadcast_shapes("t", &[], &[2, 3]).unwrap().as_slice(), &[2, 3]);
+        assert_eq!(
+            broadcast_shapes("t", &[4, 1, 3], &[5, 1])
+                .unwrap()
+                .as_slice(),
+            &[4, 5, 3]
+        );
+        assert_eq!(
+            broadcast_shapes("t", &[], &[2, 3]).unwrap().as_slice(),
+            &[2, 3]
+        );
         let err = broadcast_shapes("add", &[2, 3], &[4]).unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -58,6 +58,6 @@ impl<T> Drop for Storage<T> {
     }
 }
 
-fn bytes_of<T>(data: &Vec<T>) -> isize {
+fn bytes_of<T>(data: &[T]) -> isize {
     (data.len() * std::mem::size_of::<T>()) as isize
 }

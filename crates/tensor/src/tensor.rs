@@ -44,19 +44,29 @@ impl<T: Float> Tensor<T> {
     pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
         let expected = numel(shape);
         if data.len() != expected {
-            return Err(TensorError::DataLength { op: "from_vec", expected, got: data.len() });
+            return Err(TensorError::DataLength {
+                op: "from_vec",
+                expected,
+                got: data.len(),
+            });
         }
         Ok(Self::from_vec_unchecked(data, shape))
     }
 
     pub(crate) fn from_vec_unchecked(data: Vec<T>, shape: &[usize]) -> Self {
         debug_assert_eq!(data.len(), numel(shape));
-        Tensor { storage: Arc::new(Storage::new(data)), layout: Layout::contiguous(shape) }
+        Tensor {
+            storage: Arc::new(Storage::new(data)),
+            layout: Layout::contiguous(shape),
+        }
     }
 
     /// A view of `self`'s storage under another layout (checked in debug builds).
     pub(crate) fn with_layout(&self, layout: Layout) -> Self {
-        Tensor { storage: Arc::clone(&self.storage), layout }
+        Tensor {
+            storage: Arc::clone(&self.storage),
+            layout,
+        }
     }
 
     /// A rank-0 tensor holding one value.
@@ -107,10 +117,15 @@ impl<T: Float> Tensor<T> {
     pub fn try_arange(start: T, end: T, step: T) -> Result<Self> {
         let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
         if st == 0.0 || !st.is_finite() || !s.is_finite() || !e.is_finite() {
-            return Err(TensorError::arg("arange", format!("start {s}, end {e}, step {st} must be finite with a nonzero step")));
+            return Err(TensorError::arg(
+                "arange",
+                format!("start {s}, end {e}, step {st} must be finite with a nonzero step"),
+            ));
         }
         let n = ((e - s) / st).ceil().max(0.0) as usize;
-        let data = (0..n).map(|i| T::from_f64(s + i as f64 * st)).collect::<Vec<_>>();
+        let data = (0..n)
+            .map(|i| T::from_f64(s + i as f64 * st))
+            .collect::<Vec<_>>();
         Ok(Self::from_vec_unchecked(data, &[n]))
     }
 
@@ -244,7 +259,10 @@ impl<T: Float> Tensor<T> {
         if self.numel() != 1 {
             return Err(TensorError::arg(
                 "item",
-                format!("needs exactly one element, but the tensor has shape {:?}", self.shape()),
+                format!(
+                    "needs exactly one element, but the tensor has shape {:?}",
+                    self.shape()
+                ),
             ));
         }
         let mut out = T::ZERO;
@@ -273,9 +291,8 @@ impl<T: Float> Tensor<T> {
 
     /// A uniquely owned, contiguous, offset-0 buffer for in-place writes (copies if shared or strided).
     pub(crate) fn make_mut_slice(&mut self) -> &mut [T] {
-        let whole = self.layout.offset() == 0
-            && self.is_contiguous()
-            && self.storage.len() == self.numel();
+        let whole =
+            self.layout.offset() == 0 && self.is_contiguous() && self.storage.len() == self.numel();
         if !whole {
             *self = Self::from_vec_unchecked(self.to_vec(), self.shape());
         }
@@ -323,7 +340,11 @@ fn write_nested<T: Float>(
 ) -> fmt::Result {
     let depth = index.len();
     if depth == shape.len() {
-        let at: isize = index.iter().zip(strides).map(|(&i, &s)| i as isize * s).sum();
+        let at: isize = index
+            .iter()
+            .zip(strides)
+            .map(|(&i, &s)| i as isize * s)
+            .sum();
         let v = values[at as usize];
         let mag = v.to_f64().abs();
         return if mag != 0.0 && (!(1e-4..1e6).contains(&mag)) {
@@ -364,10 +385,19 @@ mod tests {
 
     #[test]
     fn constructors_fill_as_documented() {
-        assert_eq!(Tensor::<f64>::arange(0.0, 1.0, 0.25).to_vec(), vec![0.0, 0.25, 0.5, 0.75]);
-        assert_eq!(Tensor::<f64>::arange(3.0, 0.0, -1.0).to_vec(), vec![3.0, 2.0, 1.0]);
+        assert_eq!(
+            Tensor::<f64>::arange(0.0, 1.0, 0.25).to_vec(),
+            vec![0.0, 0.25, 0.5, 0.75]
+        );
+        assert_eq!(
+            Tensor::<f64>::arange(3.0, 0.0, -1.0).to_vec(),
+            vec![3.0, 2.0, 1.0]
+        );
         assert!(Tensor::<f64>::try_arange(0.0, 1.0, 0.0).is_err());
-        assert_eq!(Tensor::<f64>::linspace(0.0, 1.0, 5).to_vec(), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(
+            Tensor::<f64>::linspace(0.0, 1.0, 5).to_vec(),
+            vec![0.0, 0.25, 0.5, 0.75, 1.0]
+        );
         assert_eq!(Tensor::<f32>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
         let t = Tensor::<f64>::from_fn(&[2, 3], |ix| (ix[0] * 10 + ix[1]) as f64);
         assert_eq!(t.to_vec(), vec![0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
@@ -378,7 +408,10 @@ mod tests {
     #[test]
     fn bad_data_length_names_op_and_sizes() {
         let err = Tensor::<f32>::try_from_vec(vec![1.0; 5], &[2, 3]).unwrap_err();
-        assert_eq!(err.to_string(), "from_vec: data length 5 does not match the shape, which needs 6 elements");
+        assert_eq!(
+            err.to_string(),
+            "from_vec: data length 5 does not match the shape, which needs 6 elements"
+        );
         assert!(Tensor::<f32>::zeros(&[2]).try_item().is_err());
         assert!(Tensor::<f32>::zeros(&[2]).try_get(&[2]).is_err());
         assert!(Tensor::<f32>::zeros(&[2]).try_get(&[0, 0]).is_err());
@@ -392,8 +425,14 @@ mod tests {
             "tensor([0.0000, 1.0000, 2.0000, ..., 7.0000, 8.0000, 9.0000], shape=[10], dtype=f32)"
         );
         let m = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
-        assert_eq!(format!("{m:.1}"), "tensor([[1.0, 2.0],\n        [3.0, 4.0]], shape=[2, 2], dtype=f64)");
-        assert_eq!(Tensor::scalar(1e-7f64).to_string(), "tensor(1.0000e-7, shape=[], dtype=f64)");
+        assert_eq!(
+            format!("{m:.1}"),
+            "tensor([[1.0, 2.0],\n        [3.0, 4.0]], shape=[2, 2], dtype=f64)"
+        );
+        assert_eq!(
+            Tensor::scalar(1e-7f64).to_string(),
+            "tensor(1.0000e-7, shape=[], dtype=f64)"
+        );
     }
 
     #[test]

@@ -31,18 +31,35 @@ pub mod naive {
 
     /// `f` applied to every element.
     pub fn unary<T: Float>(x: &Tensor<T>, f: impl Fn(f64) -> f64) -> Vec<f64> {
-        indices(x.shape()).iter().map(|ix| f(x.get(ix).to_f64())).collect()
+        indices(x.shape())
+            .iter()
+            .map(|ix| f(x.get(ix).to_f64()))
+            .collect()
     }
 
     /// `f` applied pairwise under broadcasting; returns the values and the broadcast shape.
-    pub fn binary<T: Float>(a: &Tensor<T>, b: &Tensor<T>, f: impl Fn(f64, f64) -> f64) -> (Vec<f64>, Vec<usize>) {
-        let shape = broadcast_shapes("naive", a.shape(), b.shape()).unwrap().to_vec();
+    pub fn binary<T: Float>(
+        a: &Tensor<T>,
+        b: &Tensor<T>,
+        f: impl Fn(f64, f64) -> f64,
+    ) -> (Vec<f64>, Vec<usize>) {
+        let shape = broadcast_shapes("naive", a.shape(), b.shape())
+            .unwrap()
+            .to_vec();
         let pick = |t: &Tensor<T>, ix: &[usize]| {
             let lead = ix.len() - t.rank();
-            let own: Vec<usize> = t.shape().iter().enumerate().map(|(i, &d)| if d == 1 { 0 } else { ix[lead + i] }).collect();
+            let own: Vec<usize> = t
+                .shape()
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| if d == 1 { 0 } else { ix[lead + i] })
+                .collect();
             t.get(&own).to_f64()
         };
-        let values = indices(&shape).iter().map(|ix| f(pick(a, ix), pick(b, ix))).collect();
+        let values = indices(&shape)
+            .iter()
+            .map(|ix| f(pick(a, ix), pick(b, ix)))
+            .collect();
         (values, shape)
     }
 }
@@ -62,9 +79,11 @@ pub fn all_close<T: Float>(got: &Tensor<T>, want: &[f64], rtol: f64, atol: f64) 
 /// axes) a broadcast. The logical values are what the test sees; the layout is what varies.
 pub fn view_of_shape(shape: Vec<usize>) -> impl Strategy<Value = Tensor<f64>> {
     let n: usize = shape.iter().product();
-    (proptest::collection::vec(-3.0f64..3.0, n * 2 + 1), 0usize..4).prop_map(move |(values, kind)| {
-        make_layout(&shape, &values, kind)
-    })
+    (
+        proptest::collection::vec(-3.0f64..3.0, n * 2 + 1),
+        0usize..4,
+    )
+        .prop_map(move |(values, kind)| make_layout(&shape, &values, kind))
 }
 
 fn make_layout(shape: &[usize], values: &[f64], kind: usize) -> Tensor<f64> {
@@ -106,13 +125,22 @@ pub fn any_view(max_rank: usize, max_dim: usize) -> impl Strategy<Value = Tensor
 }
 
 /// Two tensors whose shapes broadcast together (one has random axes set to 1 or dropped), each in a random layout.
-pub fn broadcast_pair(max_rank: usize, max_dim: usize) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
-    (any_shape(max_rank, max_dim), proptest::collection::vec(any::<bool>(), max_rank), 0..=max_rank).prop_flat_map(
-        |(shape, ones, drop)| {
-            let drop = drop.min(shape.len());
-            let other: Vec<usize> =
-                shape[drop..].iter().enumerate().map(|(i, &d)| if ones[i] { 1 } else { d }).collect();
-            (view_of_shape(shape), view_of_shape(other))
-        },
+pub fn broadcast_pair(
+    max_rank: usize,
+    max_dim: usize,
+) -> impl Strategy<Value = (Tensor<f64>, Tensor<f64>)> {
+    (
+        any_shape(max_rank, max_dim),
+        proptest::collection::vec(any::<bool>(), max_rank),
+        0..=max_rank,
     )
+        .prop_flat_map(|(shape, ones, drop)| {
+            let drop = drop.min(shape.len());
+            let other: Vec<usize> = shape[drop..]
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| if ones[i] { 1 } else { d })
+                .collect();
+            (view_of_shape(shape), view_of_shape(other))
+        })
 }

@@ -28,7 +28,10 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn t(&self) -> Self {
         if self.rank() != 2 {
-            panic!("t: needs a 2-D tensor, got shape {:?}; use transpose(a, b) for other ranks", self.shape());
+            panic!(
+                "t: needs a 2-D tensor, got shape {:?}; use transpose(a, b) for other ranks",
+                self.shape()
+            );
         }
         self.transpose(0, 1)
     }
@@ -151,7 +154,10 @@ impl<T: Float> Tensor<T> {
                 "view",
                 self.shape(),
                 shape,
-                format!("strides {:?} cannot be re-strided; use reshape, which copies", self.strides()),
+                format!(
+                    "strides {:?} cannot be re-strided; use reshape, which copies",
+                    self.strides()
+                ),
             )),
         }
     }
@@ -162,7 +168,11 @@ impl<T: Float> Tensor<T> {
     /// If `start` is out of range.
     #[track_caller]
     pub fn flatten_from(&self, start: isize) -> Self {
-        let s = or_panic(crate::shape::normalize_axis("flatten_from", start, self.rank().max(1)));
+        let s = or_panic(crate::shape::normalize_axis(
+            "flatten_from",
+            start,
+            self.rank().max(1),
+        ));
         let mut shape: Vec<usize> = self.shape()[..s.min(self.rank())].to_vec();
         shape.push(self.shape()[s.min(self.rank())..].iter().product());
         self.reshape(&shape)
@@ -174,7 +184,11 @@ impl<T: Float> Tensor<T> {
                 op,
                 self.shape(),
                 shape,
-                format!("{} elements cannot take a shape of {} elements", self.numel(), numel(shape)),
+                format!(
+                    "{} elements cannot take a shape of {} elements",
+                    self.numel(),
+                    numel(shape)
+                ),
             ));
         }
         Ok(())
@@ -192,7 +206,13 @@ mod tests {
     #[test]
     fn views_share_storage() {
         let a = m23();
-        for v in [a.t(), a.narrow(1, 1, 2), a.unsqueeze(0), a.broadcast_to(&[4, 2, 3]), a.reshape(&[3, 2])] {
+        for v in [
+            a.t(),
+            a.narrow(1, 1, 2),
+            a.unsqueeze(0),
+            a.broadcast_to(&[4, 2, 3]),
+            a.reshape(&[3, 2]),
+        ] {
             assert!(v.shares_storage(&a));
         }
         assert_eq!(a.t().to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
@@ -207,9 +227,15 @@ mod tests {
         assert_eq!(flat.to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
         assert!(a.t().try_view(&[6]).is_err());
         let err = a.try_reshape(&[4]).unwrap_err();
-        assert_eq!(err.to_string(), "reshape: cannot combine [2, 3] with [4]: 6 elements cannot take a shape of 4 elements");
+        assert_eq!(
+            err.to_string(),
+            "reshape: cannot combine [2, 3] with [4]: 6 elements cannot take a shape of 4 elements"
+        );
         assert!(a.t().contiguous().is_contiguous());
         assert!(a.contiguous().shares_storage(&a));
-        assert_eq!(Tensor::<f32>::zeros(&[2, 1, 3, 4]).flatten_from(1).shape(), &[2, 12]);
+        assert_eq!(
+            Tensor::<f32>::zeros(&[2, 1, 3, 4]).flatten_from(1).shape(),
+            &[2, 12]
+        );
     }
 }
