@@ -1,6 +1,6 @@
 //! Indexing: select and gather by `usize` indices, their adjoints (`index_add`, `scatter_add`,
 //! which autograd uses as backwards) and `one_hot`; joining and splitting along an axis live in
-//! [`join`]. Each op writes a new row-major buffer.
+//! `index/join.rs`. Each op writes a new row-major buffer.
 
 use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
