@@ -92,9 +92,11 @@ fn naive_matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> (Vec<f64>, Vec<usize>
     let batch: Vec<usize> = (0..batch_rank)
         .map(|i| {
             let pick = |s: &[usize], r: usize| {
-                (i + r >= batch_rank)
-                    .then(|| s[i + r - batch_rank])
-                    .unwrap_or(1)
+                if i + r >= batch_rank {
+                    s[i + r - batch_rank]
+                } else {
+                    1
+                }
             };
             pick(&ls, lr - 2).max(pick(&rs, rr - 2))
         })
