@@ -60,16 +60,14 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
             (l, r) if l == r => l,
             (1, r) => r,
             (l, 1) => l,
-            (l, r) => {
-                return Err(TensorError::shape(
-                    op,
-                    lhs,
-                    rhs,
-                    format!(
+            (l, r) => return Err(TensorError::shape(
+                op,
+                lhs,
+                rhs,
+                format!(
                     "sizes {l} and {r} at axis {i} of the broadcast shape differ and neither is 1"
                 ),
-                ))
-            }
+            )),
         };
         out.push(d);
     }
