@@ -5,6 +5,8 @@
 
 #![warn(missing_docs)]
 
+pub mod data;
+
 pub use tapegrad_autograd as autograd;
 pub use tapegrad_nn as nn;
 pub use tapegrad_optim as optim;

@@ -1,0 +1,296 @@
+//! `DataError`: what went wrong reading a data file or building a dataset.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// A `Result` whose error is a [`DataError`].
+pub type Result<T> = std::result::Result<T, DataError>;
+
+/// What went wrong reading a data file or building a dataset.
+///
+/// Every file variant names the path; the message form is `op: path: what: detail`, where `op` is
+/// `idx`, `mnist` or `dataset`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The operating system could not read or write the file.
+    Io {
+        /// The reader or writer that failed.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A file the loader needs is not there.
+    MissingFile {
+        /// The loader that looked.
+        op: &'static str,
+        /// The file name that was wanted.
+        file: String,
+        /// The folder it looked in.
+        dir: PathBuf,
+        /// Other names tried in the same folder.
+        also_tried: Vec<String>,
+    },
+    /// The file starts with the gzip magic but does not decompress.
+    Gzip {
+        /// The file.
+        path: PathBuf,
+        /// What the decompressor reported.
+        detail: String,
+    },
+    /// The first two bytes are not the zeros an IDX magic number starts with.
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// The four magic bytes found (after decompression).
+        found: [u8; 4],
+    },
+    /// The IDX element type is not unsigned byte (0x08), the only one supported.
+    UnsupportedType {
+        /// The file.
+        path: PathBuf,
+        /// The type byte of the magic number.
+        type_byte: u8,
+    },
+    /// The number of dimensions is not what the file should have.
+    BadRank {
+        /// The file.
+        path: PathBuf,
+        /// What the reader needs: e.g. `"3 (count, rows, columns)"`, or `"at least 1"`.
+        expected: &'static str,
+        /// The dimensions found.
+        dims: Vec<usize>,
+    },
+    /// The dimensions multiply to more elements than memory can address.
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The dimensions found.
+        dims: Vec<usize>,
+    },
+    /// The file ends inside its header.
+    TruncatedHeader {
+        /// The file.
+        path: PathBuf,
+        /// Header bytes the magic number calls for.
+        expected: usize,
+        /// Header bytes present.
+        found: usize,
+    },
+    /// The file ends before the data its dimensions call for.
+    TruncatedData {
+        /// The file.
+        path: PathBuf,
+        /// The dimensions from the header.
+        dims: Vec<usize>,
+        /// Data bytes the dimensions call for.
+        expected: usize,
+        /// Data bytes present.
+        found: usize,
+    },
+    /// Bytes follow the data the dimensions call for.
+    TrailingBytes {
+        /// The file.
+        path: PathBuf,
+        /// The dimensions from the header.
+        dims: Vec<usize>,
+        /// Data bytes the dimensions call for.
+        expected: usize,
+        /// Data bytes present.
+        found: usize,
+    },
+    /// An image file and its label file disagree on the number of samples.
+    CountMismatch {
+        /// The image file.
+        images: PathBuf,
+        /// Samples it holds.
+        image_count: usize,
+        /// The label file.
+        labels: PathBuf,
+        /// Labels it holds.
+        label_count: usize,
+    },
+    /// A label is not below the number of classes.
+    LabelOutOfRange {
+        /// The label file.
+        path: PathBuf,
+        /// Position of the first bad label.
+        index: usize,
+        /// Its value.
+        label: usize,
+        /// The number of classes; labels must be below it.
+        classes: usize,
+    },
+    /// A file's SHA-256 differs from the published one.
+    ChecksumMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The published digest, in hex.
+        expected: String,
+        /// The file's digest, in hex.
+        found: String,
+    },
+    /// A dataset's inputs and labels do not fit together, or a request on it is out of range.
+    Dataset {
+        /// The dataset method.
+        op: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+const HINT: &str = "pass --data DIR or set MNIST_DIR; the repo ships data/mnist";
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataError::Io { op, path, source } => {
+                write!(f, "{op}: {}: cannot read or write: {source}", path.display())
+            }
+            DataError::MissingFile {
+                op,
+                file,
+                dir,
+                also_tried,
+            } => {
+                write!(f, "{op}: {file} not found in {}", dir.display())?;
+                if !also_tried.is_empty() {
+                    write!(f, " (also tried {})", also_tried.join(", "))?;
+                }
+                write!(f, ": {HINT}")
+            }
+            DataError::Gzip { path, detail } => write!(
+                f,
+                "idx: {}: corrupt gzip: the file starts like gzip but does not decompress: {detail}",
+                path.display()
+            ),
+            DataError::BadMagic { path, found } => write!(
+                f,
+                "idx: {}: bad magic number: expected 00 00 TT NN, found {:02x} {:02x} {:02x} {:02x}; \
+                 this is not an IDX file",
+                path.display(),
+                found[0],
+                found[1],
+                found[2],
+                found[3]
+            ),
+            DataError::UnsupportedType { path, type_byte } => {
+                let name = match type_byte {
+                    0x09 => "signed byte",
+                    0x0B => "i16",
+                    0x0C => "i32",
+                    0x0D => "f32",
+                    0x0E => "f64",
+                    _ => "not an IDX type",
+                };
+                write!(
+                    f,
+                    "idx: {}: unsupported element type: 0x{type_byte:02x} ({name}); only 0x08 \
+                     (unsigned byte) is supported",
+                    path.display()
+                )
+            }
+            DataError::BadRank {
+                path,
+                expected,
+                dims,
+            } => write!(
+                f,
+                "idx: {}: wrong number of dimensions: expected {expected}, found {} {dims:?}",
+                path.display(),
+                dims.len()
+            ),
+            DataError::TooLarge { path, dims } => write!(
+                f,
+                "idx: {}: dimensions too large: {dims:?} multiply past the addressable size",
+                path.display()
+            ),
+            DataError::TruncatedHeader {
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "idx: {}: truncated header: expected {expected} bytes, found {found}",
+                path.display()
+            ),
+            DataError::TruncatedData {
+                path,
+                dims,
+                expected,
+                found,
+            } => write!(
+                f,
+                "idx: {}: truncated data: dimensions {dims:?} need {expected} bytes, found {found}",
+                path.display()
+            ),
+            DataError::TrailingBytes {
+                path,
+                dims,
+                expected,
+                found,
+            } => write!(
+                f,
+                "idx: {}: trailing bytes: dimensions {dims:?} need {expected} bytes, found {found} \
+                 ({} extra)",
+                path.display(),
+                found - expected
+            ),
+            DataError::CountMismatch {
+                images,
+                image_count,
+                labels,
+                label_count,
+            } => write!(
+                f,
+                "mnist: {}: count mismatch: {image_count} images, but {} holds {label_count} labels",
+                images.display(),
+                labels.display()
+            ),
+            DataError::LabelOutOfRange {
+                path,
+                index,
+                label,
+                classes,
+            } => write!(
+                f,
+                "mnist: {}: label out of range: label {index} is {label}, labels must be below \
+                 {classes}",
+                path.display()
+            ),
+            DataError::ChecksumMismatch {
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "mnist: {}: checksum mismatch: SHA-256 {found}, the published MNIST file has \
+                 {expected}; the file is damaged, or it is another dataset under MNIST's name \
+                 (Fashion-MNIST?): load that with verify_checksums off",
+                path.display()
+            ),
+            DataError::Dataset { op, why } => write!(f, "{op}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DataError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Unwraps a dataset result; a failure panics with the error's message at the caller's line.
+#[track_caller]
+pub(crate) fn or_panic<T>(result: Result<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(err) => panic!("{err}"),
+    }
+}

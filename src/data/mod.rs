@@ -1,0 +1,28 @@
+//! Data loading: IDX files, MNIST, and a dataset type with seeded mini-batches.
+//!
+//! ```no_run
+//! use rand::{rngs::StdRng, SeedableRng};
+//! use tapegrad::data::{resolve_data_dir, BatchOptions, Mnist};
+//!
+//! let mnist = Mnist::load(resolve_data_dir(None))?; // --data flag, $MNIST_DIR or data/mnist
+//! let mut rng = StdRng::seed_from_u64(0);
+//! for (x, labels) in mnist.train.batches(128, &mut rng, BatchOptions::default()) {
+//!     assert_eq!(x.shape(), &[labels.len(), 784]);
+//! }
+//! # Ok::<(), tapegrad::data::DataError>(())
+//! ```
+//!
+//! Reading a file never panics: every defect is a [`DataError`] naming the path.
+
+mod batches;
+mod error;
+mod idx;
+mod mnist;
+
+pub use batches::{BatchOptions, Batches, Dataset};
+pub use error::{DataError, Result};
+pub use idx::IdxArray;
+pub use mnist::{
+    load_split, resolve_data_dir, shipped_data_dir, Mnist, MnistOptions, MNIST_CLASSES,
+    MNIST_DIR_VAR,
+};
