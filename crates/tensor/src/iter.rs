@@ -281,6 +281,85 @@ pub(crate) fn map_binary<T: Float>(
     Ok(Tensor::from_vec_unchecked(data, &shape))
 }
 
+/// Applies `f` to triples under three-way NumPy broadcasting (the driver of `where_`).
+pub(crate) fn map_ternary<T: Float>(
+    op: &'static str,
+    [a, b, c]: [&Tensor<T>; 3],
+    f: impl Fn(T, T, T) -> T + Sync,
+) -> Result<Tensor<T>> {
+    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    let shape = broadcast_shapes(op, &shape, c.shape())?;
+    let n: usize = shape.iter().product();
+    let contiguous = [a, b, c].map(|t| t.as_contiguous_slice().filter(|_| t.shape() == &shape[..]));
+    if let [Some(sa), Some(sb), Some(sc)] = contiguous {
+        let run = |out: &mut [MaybeUninit<T>], x: &[T], y: &[T], z: &[T]| {
+            for (o, ((&x, &y), &z)) in out.iter_mut().zip(x.iter().zip(y).zip(z)) {
+                o.write(f(x, y, z));
+            }
+        };
+        let data = build_vec(n, |out| {
+            if n >= PARALLEL_THRESHOLD {
+                let c = PARALLEL_THRESHOLD / 2;
+                out.par_chunks_mut(c)
+                    .zip(sa.par_chunks(c).zip(sb.par_chunks(c).zip(sc.par_chunks(c))))
+                    .for_each(|(o, (x, (y, z)))| run(o, x, y, z));
+            } else {
+                run(out, sa, sb, sc);
+            }
+        });
+        return Ok(Tensor::from_vec_unchecked(data, &shape));
+    }
+    let layouts = [
+        a.layout().broadcast_to(&shape)?,
+        b.layout().broadcast_to(&shape)?,
+        c.layout().broadcast_to(&shape)?,
+    ];
+    let (cshape, strides) = coalesce(&shape, layouts.each_ref().map(|l| l.strides()));
+    let data = [a.storage_slice(), b.storage_slice(), c.storage_slice()];
+    let len = *cshape.last().unwrap();
+    let inner = strides.each_ref().map(|s| *s.last().unwrap());
+    let rows = n / len.max(1);
+    let base = layouts.each_ref().map(|l| l.offset());
+    let run = |block: &mut [MaybeUninit<T>], first_row: usize| {
+        let mut at = 0;
+        let row_range = first_row..first_row + block.len() / len;
+        for_each_row(&cshape, &strides, base, row_range, |[oa, ob, oc]| {
+            let dst = &mut block[at..at + len];
+            at += len;
+            if inner == [1, 1, 1] {
+                let src = data[0][oa..oa + len]
+                    .iter()
+                    .zip(&data[1][ob..ob + len])
+                    .zip(&data[2][oc..oc + len]);
+                for (d, ((&x, &y), &z)) in dst.iter_mut().zip(src) {
+                    d.write(f(x, y, z));
+                }
+            } else {
+                let at = |k: usize, o: usize, i: usize| {
+                    data[k][(o as isize + i as isize * inner[k]) as usize]
+                };
+                for (i, d) in dst.iter_mut().enumerate() {
+                    d.write(f(at(0, oa, i), at(1, ob, i), at(2, oc, i)));
+                }
+            }
+        });
+    };
+    let data = build_vec(n, |out| {
+        if n == 0 {
+            return;
+        }
+        let per = row_blocks(rows, len);
+        if per >= rows {
+            run(out, 0);
+        } else {
+            out.par_chunks_mut(per * len)
+                .enumerate()
+                .for_each(|(b, block)| run(block, b * per));
+        }
+    });
+    Ok(Tensor::from_vec_unchecked(data, &shape))
+}
+
 /// Visits every element of a layout in logical order, passing its storage index.
 pub(crate) fn for_each_index(layout: &Layout, mut f: impl FnMut(usize)) {
     if layout.numel() == 0 {

@@ -1,1 +1,273 @@
-//! (being written)
+//! Comparisons that produce masks, and `where_`, which consumes them.
+//!
+//! A mask is a tensor of the same float type holding `1.0` (true) and `0.0` (false), so it can be
+//! multiplied, summed or averaged directly (accuracy is `pred.eq(&labels).mean()`). Comparisons
+//! follow IEEE: any comparison with NaN is false, except `ne`, which is true.
+
+use crate::element::Float;
+use crate::error::{or_panic, Result};
+use crate::iter::{map_binary, map_ternary};
+use crate::tensor::Tensor;
+
+/// `1` for true, `0` for false.
+#[inline]
+fn mask<T: Float>(b: bool) -> T {
+    if b {
+        T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// Mask of `x = y` under NumPy broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_eq`] returns the error.
+    #[track_caller]
+    pub fn eq(&self, rhs: &Self) -> Self {
+        or_panic(self.try_eq(rhs))
+    }
+
+    /// Fallible [`Tensor::eq`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
+    /// shapes if they do not broadcast.
+    pub fn try_eq(&self, rhs: &Self) -> Result<Self> {
+        map_binary("eq", self, rhs, |x, y| mask(x == y))
+    }
+
+    /// Mask of `x ≠ y` under NumPy broadcasting (true where either is NaN).
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_ne`] returns the error.
+    #[track_caller]
+    pub fn ne(&self, rhs: &Self) -> Self {
+        or_panic(self.try_ne(rhs))
+    }
+
+    /// Fallible [`Tensor::ne`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
+    /// shapes if they do not broadcast.
+    pub fn try_ne(&self, rhs: &Self) -> Result<Self> {
+        map_binary("ne", self, rhs, |x, y| mask(x != y))
+    }
+
+    /// Mask of `x < y` under NumPy broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_lt`] returns the error.
+    #[track_caller]
+    pub fn lt(&self, rhs: &Self) -> Self {
+        or_panic(self.try_lt(rhs))
+    }
+
+    /// Fallible [`Tensor::lt`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
+    /// shapes if they do not broadcast.
+    pub fn try_lt(&self, rhs: &Self) -> Result<Self> {
+        map_binary("lt", self, rhs, |x, y| mask(x < y))
+    }
+
+    /// Mask of `x ≤ y` under NumPy broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_le`] returns the error.
+    #[track_caller]
+    pub fn le(&self, rhs: &Self) -> Self {
+        or_panic(self.try_le(rhs))
+    }
+
+    /// Fallible [`Tensor::le`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
+    /// shapes if they do not broadcast.
+    pub fn try_le(&self, rhs: &Self) -> Result<Self> {
+        map_binary("le", self, rhs, |x, y| mask(x <= y))
+    }
+
+    /// Mask of `x > y` under NumPy broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_gt`] returns the error.
+    #[track_caller]
+    pub fn gt(&self, rhs: &Self) -> Self {
+        or_panic(self.try_gt(rhs))
+    }
+
+    /// Fallible [`Tensor::gt`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
+    /// shapes if they do not broadcast.
+    pub fn try_gt(&self, rhs: &Self) -> Result<Self> {
+        map_binary("gt", self, rhs, |x, y| mask(x > y))
+    }
+
+    /// Mask of `x ≥ y` under NumPy broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_ge`] returns the error.
+    #[track_caller]
+    pub fn ge(&self, rhs: &Self) -> Self {
+        or_panic(self.try_ge(rhs))
+    }
+
+    /// Fallible [`Tensor::ge`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
+    /// shapes if they do not broadcast.
+    pub fn try_ge(&self, rhs: &Self) -> Result<Self> {
+        map_binary("ge", self, rhs, |x, y| mask(x >= y))
+    }
+
+    /// Mask of `x = s`.
+    pub fn eq_scalar(&self, s: T) -> Self {
+        self.map(|x| mask(x == s))
+    }
+
+    /// Mask of `x ≠ s` (true where `x` is NaN).
+    pub fn ne_scalar(&self, s: T) -> Self {
+        self.map(|x| mask(x != s))
+    }
+
+    /// Mask of `x < s`.
+    pub fn lt_scalar(&self, s: T) -> Self {
+        self.map(|x| mask(x < s))
+    }
+
+    /// Mask of `x ≤ s`.
+    pub fn le_scalar(&self, s: T) -> Self {
+        self.map(|x| mask(x <= s))
+    }
+
+    /// Mask of `x > s`.
+    pub fn gt_scalar(&self, s: T) -> Self {
+        self.map(|x| mask(x > s))
+    }
+
+    /// Mask of `x ≥ s`.
+    pub fn ge_scalar(&self, s: T) -> Self {
+        self.map(|x| mask(x >= s))
+    }
+
+    /// `on_true` where `self ≠ 0`, else `on_false`, all three broadcast together.
+    ///
+    /// A NaN condition counts as true (NaN ≠ 0). PyTorch: `torch.where(cond, a, b)`.
+    ///
+    /// ```
+    /// # use tapegrad_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![-1.0f32, 2.0, -3.0], &[3]);
+    /// let y = x.gt_scalar(0.0).where_(&x, &Tensor::scalar(0.0));
+    /// assert_eq!(y.to_vec(), vec![0.0, 2.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the three shapes do not broadcast; [`Tensor::try_where_`] returns the error.
+    #[track_caller]
+    pub fn where_(&self, on_true: &Self, on_false: &Self) -> Self {
+        or_panic(self.try_where_(on_true, on_false))
+    }
+
+    /// Fallible [`Tensor::where_`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming `where_` if the
+    /// shapes do not broadcast; `lhs` is the condition's shape, or the broadcast of the condition
+    /// and `on_true` when `on_false` is the one that does not fit.
+    pub fn try_where_(&self, on_true: &Self, on_false: &Self) -> Result<Self> {
+        // Select, not `c·a + (1−c)·b`: the blend would turn an unselected ∞ or NaN into NaN.
+        map_ternary("where_", [self, on_true, on_false], |c, a, b| {
+            if c != T::ZERO {
+                a
+            } else {
+                b
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(values: &[f64]) -> Tensor<f64> {
+        Tensor::from_vec(values.to_vec(), &[values.len()])
+    }
+
+    #[test]
+    fn comparisons_give_float_masks() {
+        let a = t(&[1.0, 2.0, 3.0]);
+        let b = t(&[2.0, 2.0, 2.0]);
+        assert_eq!(a.eq(&b).to_vec(), [0.0, 1.0, 0.0]);
+        assert_eq!(a.ne(&b).to_vec(), [1.0, 0.0, 1.0]);
+        assert_eq!(a.lt(&b).to_vec(), [1.0, 0.0, 0.0]);
+        assert_eq!(a.le(&b).to_vec(), [1.0, 1.0, 0.0]);
+        assert_eq!(a.gt(&b).to_vec(), [0.0, 0.0, 1.0]);
+        assert_eq!(a.ge(&b).to_vec(), [0.0, 1.0, 1.0]);
+        assert_eq!(a.eq_scalar(2.0).to_vec(), [0.0, 1.0, 0.0]);
+        assert_eq!(a.ne_scalar(2.0).to_vec(), [1.0, 0.0, 1.0]);
+        assert_eq!(a.lt_scalar(2.0).to_vec(), [1.0, 0.0, 0.0]);
+        assert_eq!(a.le_scalar(2.0).to_vec(), [1.0, 1.0, 0.0]);
+        assert_eq!(a.gt_scalar(2.0).to_vec(), [0.0, 0.0, 1.0]);
+        assert_eq!(a.ge_scalar(2.0).to_vec(), [0.0, 1.0, 1.0]);
+        let col = Tensor::from_vec(vec![1.0, 3.0], &[2, 1]);
+        assert_eq!(a.lt(&col).to_vec(), [0.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn nan_compares_false_except_ne() {
+        let a = t(&[f64::NAN]);
+        let b = t(&[1.0]);
+        for m in [a.eq(&b), a.lt(&b), a.le(&b), a.gt(&b), a.ge(&b), a.eq(&a)] {
+            assert_eq!(m.item(), 0.0);
+        }
+        assert_eq!(a.ne(&a).item(), 1.0);
+        assert_eq!(a.ne_scalar(1.0).item(), 1.0);
+    }
+
+    #[test]
+    fn comparison_errors_name_op_and_shapes() {
+        let err = t(&[1.0, 2.0]).try_ge(&t(&[1.0, 2.0, 3.0])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ge: cannot combine [2] with [3]: sizes 2 and 3 at axis 0 of the broadcast shape differ and neither is 1"
+        );
+    }
+
+    #[test]
+    fn where_selects_without_blending() {
+        let cond = t(&[1.0, 0.0, -2.0, f64::NAN]);
+        let a = t(&[f64::INFINITY, 2.0, 3.0, 4.0]);
+        let b = Tensor::scalar(f64::NAN);
+        let y = cond.where_(&a, &b).to_vec();
+        assert_eq!(y[0], f64::INFINITY);
+        assert!(y[1].is_nan());
+        assert_eq!(&y[2..], &[3.0, 4.0]);
+    }
+
+    #[test]
+    fn where_broadcasts_three_ways() {
+        let cond = Tensor::from_vec(vec![1.0, 0.0], &[2, 1]);
+        let a = t(&[1.0, 2.0, 3.0]);
+        let b = Tensor::from_vec(vec![-1.0, -2.0], &[2, 1]).t();
+        let y = cond.where_(&a, &b.t());
+        assert_eq!(y.shape(), &[2, 3]);
+        assert_eq!(y.to_vec(), [1.0, 2.0, 3.0, -2.0, -2.0, -2.0]);
+        let y = cond.t().where_(&a.unsqueeze(1), &b);
+        assert_eq!(y.shape(), &[3, 2]);
+        assert_eq!(y.to_vec(), [1.0, -2.0, 2.0, -2.0, 3.0, -2.0]);
+        let err = cond.try_where_(&a, &t(&[0.0, 0.0])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "where_: cannot combine [2, 3] with [2]: sizes 3 and 2 at axis 1 of the broadcast shape differ and neither is 1"
+        );
+    }
+}

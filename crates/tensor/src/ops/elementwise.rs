@@ -1,1 +1,464 @@
-//! (being written)
+//! Pointwise arithmetic and activations: broadcasting binary ops, scalar forms and unary maps.
+//!
+//! Each kernel is a closure handed to the drivers in `iter.rs`, which pick the contiguous slice
+//! loop or the strided walk once per call. The closures avoid early returns and calls that
+//! cannot inline, so the slice loop stays vectorisable.
+
+use crate::element::Float;
+use crate::error::{or_panic, Result, TensorError};
+use crate::iter::{map_binary, map_unary};
+use crate::tensor::Tensor;
+
+impl<T: Float> Tensor<T> {
+    /// Elementwise `x + y` under NumPy broadcasting.
+    ///
+    /// ```
+    /// # use tapegrad_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let bias = Tensor::from_vec(vec![10.0f32, 20.0], &[2]);
+    /// assert_eq!(x.add(&bias).to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_add`] returns the error.
+    #[track_caller]
+    pub fn add(&self, rhs: &Self) -> Self {
+        or_panic(self.try_add(rhs))
+    }
+
+    /// Fallible [`Tensor::add`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] naming the op and both shapes if they do not broadcast.
+    pub fn try_add(&self, rhs: &Self) -> Result<Self> {
+        map_binary("add", self, rhs, |x, y| x + y)
+    }
+
+    /// Elementwise `x − y` under NumPy broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_sub`] returns the error.
+    #[track_caller]
+    pub fn sub(&self, rhs: &Self) -> Self {
+        or_panic(self.try_sub(rhs))
+    }
+
+    /// Fallible [`Tensor::sub`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] naming the op and both shapes if they do not broadcast.
+    pub fn try_sub(&self, rhs: &Self) -> Result<Self> {
+        map_binary("sub", self, rhs, |x, y| x - y)
+    }
+
+    /// Elementwise `x · y` under NumPy broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_mul`] returns the error.
+    #[track_caller]
+    pub fn mul(&self, rhs: &Self) -> Self {
+        or_panic(self.try_mul(rhs))
+    }
+
+    /// Fallible [`Tensor::mul`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] naming the op and both shapes if they do not broadcast.
+    pub fn try_mul(&self, rhs: &Self) -> Result<Self> {
+        map_binary("mul", self, rhs, |x, y| x * y)
+    }
+
+    /// Elementwise `x / y` under NumPy broadcasting (IEEE: `1/0 = ∞`, `0/0 = NaN`).
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_div`] returns the error.
+    #[track_caller]
+    pub fn div(&self, rhs: &Self) -> Self {
+        or_panic(self.try_div(rhs))
+    }
+
+    /// Fallible [`Tensor::div`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] naming the op and both shapes if they do not broadcast.
+    pub fn try_div(&self, rhs: &Self) -> Result<Self> {
+        map_binary("div", self, rhs, |x, y| x / y)
+    }
+
+    /// Elementwise `max(x, y)` under NumPy broadcasting; NaN if either is NaN.
+    ///
+    /// PyTorch: `torch.maximum`.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_maximum`] returns the error.
+    #[track_caller]
+    pub fn maximum(&self, rhs: &Self) -> Self {
+        or_panic(self.try_maximum(rhs))
+    }
+
+    /// Fallible [`Tensor::maximum`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] naming the op and both shapes if they do not broadcast.
+    pub fn try_maximum(&self, rhs: &Self) -> Result<Self> {
+        map_binary("maximum", self, rhs, T::max_nan)
+    }
+
+    /// Elementwise `min(x, y)` under NumPy broadcasting; NaN if either is NaN.
+    ///
+    /// PyTorch: `torch.minimum`.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_minimum`] returns the error.
+    #[track_caller]
+    pub fn minimum(&self, rhs: &Self) -> Self {
+        or_panic(self.try_minimum(rhs))
+    }
+
+    /// Fallible [`Tensor::minimum`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] naming the op and both shapes if they do not broadcast.
+    pub fn try_minimum(&self, rhs: &Self) -> Result<Self> {
+        map_binary("minimum", self, rhs, T::min_nan)
+    }
+
+    /// `x + s` for every element.
+    pub fn add_scalar(&self, s: T) -> Self {
+        self.map(|x| x + s)
+    }
+
+    /// `x − s` for every element.
+    pub fn sub_scalar(&self, s: T) -> Self {
+        self.map(|x| x - s)
+    }
+
+    /// `s − x` for every element (PyTorch: `torch.rsub`).
+    pub fn rsub_scalar(&self, s: T) -> Self {
+        self.map(|x| s - x)
+    }
+
+    /// `x · s` for every element.
+    pub fn mul_scalar(&self, s: T) -> Self {
+        self.map(|x| x * s)
+    }
+
+    /// `x / s` for every element.
+    pub fn div_scalar(&self, s: T) -> Self {
+        // Dividing (not multiplying by 1/s) keeps the result correctly rounded.
+        self.map(|x| x / s)
+    }
+
+    /// `s / x` for every element.
+    pub fn rdiv_scalar(&self, s: T) -> Self {
+        self.map(|x| s / x)
+    }
+
+    /// `f(x)` for every element, as a new contiguous tensor of the same shape.
+    ///
+    /// `f` may run on several threads at once for large tensors, hence `Sync`.
+    ///
+    /// ```
+    /// # use tapegrad_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]);
+    /// assert_eq!(x.map(|v| v * v + 1.0).to_vec(), vec![2.0, 5.0, 10.0]);
+    /// ```
+    pub fn map(&self, f: impl Fn(T) -> T + Sync) -> Self {
+        Tensor::from_vec_unchecked(map_unary(self, f), self.shape())
+    }
+
+    /// `−x`.
+    pub fn neg(&self) -> Self {
+        self.map(|x| -x)
+    }
+
+    /// `eˣ`.
+    pub fn exp(&self) -> Self {
+        self.map(T::exp)
+    }
+
+    /// `ln x`, the natural logarithm (NaN for `x < 0`, `−∞` at 0).
+    pub fn log(&self) -> Self {
+        self.map(T::ln)
+    }
+
+    /// `√x` (NaN for `x < 0`).
+    pub fn sqrt(&self) -> Self {
+        self.map(T::sqrt)
+    }
+
+    /// `xᵖ` for a real exponent `p`.
+    pub fn powf(&self, p: T) -> Self {
+        self.map(|x| x.powf(p))
+    }
+
+    /// `xⁿ` for an integer exponent `n`.
+    pub fn powi(&self, n: i32) -> Self {
+        self.map(|x| x.powi(n))
+    }
+
+    /// `|x|`.
+    pub fn abs(&self) -> Self {
+        self.map(T::abs)
+    }
+
+    /// `sign(x)`: `−1` for `x < 0`, `+1` for `x > 0`, `x` itself for `±0` and NaN.
+    pub fn sign(&self) -> Self {
+        self.map(|x| {
+            if x > T::ZERO {
+                T::ONE
+            } else if x < T::ZERO {
+                -T::ONE
+            } else {
+                x
+            }
+        })
+    }
+
+    /// `1 / x`.
+    pub fn recip(&self) -> Self {
+        self.map(|x| T::ONE / x)
+    }
+
+    /// `x²`.
+    pub fn square(&self) -> Self {
+        self.map(|x| x * x)
+    }
+
+    /// `tanh(x)`.
+    pub fn tanh(&self) -> Self {
+        self.map(T::tanh)
+    }
+
+    /// `σ(x) = 1 / (1 + e⁻ˣ)`, finite for every finite `x`.
+    ///
+    /// ```
+    /// # use tapegrad_tensor::Tensor;
+    /// let y = Tensor::from_vec(vec![-1000.0f32, 0.0, 1000.0], &[3]).sigmoid();
+    /// assert_eq!(y.to_vec(), vec![0.0, 0.5, 1.0]);
+    /// ```
+    pub fn sigmoid(&self) -> Self {
+        self.map(|x| {
+            // e^{-|x|} ≤ 1 never overflows; for x < 0 the form e^x / (1 + e^x) avoids e^{-x}.
+            let e = (-x.abs()).exp();
+            let num = if x < T::ZERO { e } else { T::ONE };
+            num / (T::ONE + e)
+        })
+    }
+
+    /// `relu(x) = max(x, 0)`; NaN stays NaN.
+    pub fn relu(&self) -> Self {
+        self.map(|x| if x < T::ZERO { T::ZERO } else { x })
+    }
+
+    /// `x` for `x ≥ 0`, `slope · x` below; NaN stays NaN.
+    pub fn leaky_relu(&self, slope: T) -> Self {
+        self.map(|x| if x < T::ZERO { slope * x } else { x })
+    }
+
+    /// The exact GELU, `x · Φ(x) = ½ · x · (1 + erf(x / √2))`.
+    pub fn gelu(&self) -> Self {
+        let half = T::from_f64(0.5);
+        let inv_sqrt2 = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
+        self.map(|x| half * x * (T::ONE + (x * inv_sqrt2).erf()))
+    }
+
+    /// `softplus(x) = ln(1 + eˣ)`, finite for every finite `x`.
+    pub fn softplus(&self) -> Self {
+        self.map(|x| {
+            // ln(1 + e^x) = max(x, 0) + ln(1 + e^{-|x|}): the exponential is at most 1.
+            let pos = if x > T::ZERO { x } else { T::ZERO };
+            pos + (-x.abs()).exp().ln_1p()
+        })
+    }
+
+    /// `min(max(x, min), max)`; NaN stays NaN.
+    ///
+    /// # Panics
+    /// If `min > max` or either bound is NaN; [`Tensor::try_clamp`] returns the error.
+    #[track_caller]
+    pub fn clamp(&self, min: T, max: T) -> Self {
+        or_panic(self.try_clamp(min, max))
+    }
+
+    /// Fallible [`Tensor::clamp`].
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] if `min > max` or either bound is NaN.
+    pub fn try_clamp(&self, min: T, max: T) -> Result<Self> {
+        // A NaN bound would pass every comparison and leave the input unclamped without a word.
+        if min.is_nan() || max.is_nan() || min > max {
+            return Err(TensorError::arg(
+                "clamp",
+                format!("min {min} must not exceed max {max}"),
+            ));
+        }
+        Ok(self.map(|x| {
+            if x < min {
+                min
+            } else if x > max {
+                max
+            } else {
+                x
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(values: &[f64]) -> Tensor<f64> {
+        Tensor::from_vec(values.to_vec(), &[values.len()])
+    }
+
+    #[test]
+    fn arithmetic_broadcasts_rows_and_columns() {
+        let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let row = t(&[10.0, 20.0, 30.0]);
+        let col = Tensor::from_vec(vec![1.0, 2.0], &[2, 1]);
+        assert_eq!(a.add(&row).to_vec(), [11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+        assert_eq!(a.sub(&col).to_vec(), [0.0, 1.0, 2.0, 2.0, 3.0, 4.0]);
+        assert_eq!(a.mul(&col).to_vec(), [1.0, 2.0, 3.0, 8.0, 10.0, 12.0]);
+        assert_eq!(row.div(&col).shape(), &[2, 3]);
+        assert_eq!(a.t().add(&col.t()).to_vec(), [2.0, 6.0, 3.0, 7.0, 4.0, 8.0]);
+    }
+
+    #[test]
+    fn broadcast_errors_name_op_and_shapes() {
+        let a = Tensor::<f32>::zeros(&[2, 3]);
+        let b = Tensor::<f32>::zeros(&[4]);
+        let err = a.try_mul(&b).unwrap_err();
+        assert_eq!(err.op(), "mul");
+        assert_eq!(
+            err.to_string(),
+            "mul: cannot combine [2, 3] with [4]: sizes 3 and 4 at axis 1 of the broadcast shape differ and neither is 1"
+        );
+        for (op, result) in [
+            ("add", a.try_add(&b)),
+            ("sub", a.try_sub(&b)),
+            ("div", a.try_div(&b)),
+            ("maximum", a.try_maximum(&b)),
+            ("minimum", a.try_minimum(&b)),
+        ] {
+            assert_eq!(result.unwrap_err().op(), op);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "add: cannot combine [2] with [3]")]
+    fn short_form_panics_with_the_message() {
+        let _ = t(&[1.0, 2.0]).add(&t(&[1.0, 2.0, 3.0]));
+    }
+
+    #[test]
+    fn maximum_and_minimum_propagate_nan() {
+        let a = t(&[1.0, f64::NAN, 3.0]);
+        let b = t(&[2.0, 0.0, f64::NAN]);
+        let max = a.maximum(&b).to_vec();
+        let min = a.minimum(&b).to_vec();
+        assert_eq!(max[0], 2.0);
+        assert_eq!(min[0], 1.0);
+        assert!(max[1..].iter().chain(&min[1..]).all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn unary_values_by_hand() {
+        let x = t(&[-2.0, -0.5, 0.0, 1.5]);
+        assert_eq!(x.neg().to_vec(), [2.0, 0.5, -0.0, -1.5]);
+        assert_eq!(x.abs().to_vec(), [2.0, 0.5, 0.0, 1.5]);
+        assert_eq!(x.square().to_vec(), [4.0, 0.25, 0.0, 2.25]);
+        assert_eq!(x.relu().to_vec(), [0.0, 0.0, 0.0, 1.5]);
+        assert_eq!(x.leaky_relu(0.1).to_vec(), [-0.2, -0.05, 0.0, 1.5]);
+        assert_eq!(x.clamp(-1.0, 1.0).to_vec(), [-1.0, -0.5, 0.0, 1.0]);
+        assert_eq!(x.powi(3).to_vec(), [-8.0, -0.125, 0.0, 3.375]);
+        assert_eq!(t(&[4.0, 0.25]).sqrt().to_vec(), [2.0, 0.5]);
+        assert_eq!(t(&[4.0, 0.25]).recip().to_vec(), [0.25, 4.0]);
+        assert_eq!(t(&[8.0]).powf(1.0 / 3.0).item(), 2.0);
+        assert_eq!(t(&[1.0]).log().item(), 0.0);
+        assert_eq!(t(&[0.0]).exp().item(), 1.0);
+        assert_eq!(t(&[0.0]).sigmoid().item(), 0.5);
+        assert!((t(&[2.0]).sigmoid().item() - 0.880_797_077_977_882_4).abs() < 1e-15);
+        assert!((t(&[1.0]).gelu().item() - 0.841_344_746_068_542_9).abs() < 1e-14);
+        assert!((t(&[0.0]).softplus().item() - std::f64::consts::LN_2).abs() < 1e-15);
+        assert!((t(&[1.0]).tanh().item() - 0.761_594_155_955_764_9).abs() < 1e-15);
+    }
+
+    #[test]
+    fn scalar_forms() {
+        let x = t(&[1.0, 2.0, 4.0]);
+        assert_eq!(x.add_scalar(1.0).to_vec(), [2.0, 3.0, 5.0]);
+        assert_eq!(x.sub_scalar(1.0).to_vec(), [0.0, 1.0, 3.0]);
+        assert_eq!(x.rsub_scalar(1.0).to_vec(), [0.0, -1.0, -3.0]);
+        assert_eq!(x.mul_scalar(2.0).to_vec(), [2.0, 4.0, 8.0]);
+        assert_eq!(x.div_scalar(2.0).to_vec(), [0.5, 1.0, 2.0]);
+        assert_eq!(x.rdiv_scalar(2.0).to_vec(), [2.0, 1.0, 0.5]);
+    }
+
+    #[test]
+    fn sign_keeps_zero_and_nan() {
+        let s = t(&[-3.0, 0.0, 2.5, f64::NAN]).sign().to_vec();
+        assert_eq!(&s[..3], &[-1.0, 0.0, 1.0]);
+        assert!(s[3].is_nan());
+    }
+
+    #[test]
+    fn nan_propagates_through_activations_and_clamp() {
+        let x = t(&[f64::NAN]);
+        for y in [
+            x.relu(),
+            x.leaky_relu(0.1),
+            x.sigmoid(),
+            x.softplus(),
+            x.gelu(),
+            x.tanh(),
+            x.clamp(0.0, 1.0),
+        ] {
+            assert!(y.item().is_nan(), "{y}");
+        }
+    }
+
+    #[test]
+    fn sigmoid_and_softplus_are_stable_for_large_inputs() {
+        let x = t(&[-1000.0, -40.0, 40.0, 1000.0]);
+        let s = x.sigmoid().to_vec();
+        assert_eq!(s[0], 0.0);
+        assert!((s[1] - (-40.0f64).exp()).abs() < 1e-30);
+        assert_eq!(s[2], 1.0);
+        assert_eq!(s[3], 1.0);
+        let sp = x.softplus().to_vec();
+        assert_eq!(sp[0], 0.0);
+        assert!((sp[1] - (-40.0f64).exp()).abs() < 1e-30);
+        assert_eq!(sp[2], 40.0);
+        assert_eq!(sp[3], 1000.0);
+        let xf = x.cast::<f32>();
+        let sf = xf.sigmoid().to_vec();
+        assert_eq!([sf[0], sf[2], sf[3]], [0.0, 1.0, 1.0]);
+        assert!((sf[1] / (-40.0f32).exp() - 1.0).abs() < 1e-6);
+        assert!(xf.softplus().to_vec().iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn clamp_rejects_inverted_or_nan_bounds() {
+        let x = t(&[1.0]);
+        let err = x.try_clamp(2.0, 1.0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "clamp: invalid argument: min 2 must not exceed max 1"
+        );
+        assert!(x.try_clamp(f64::NAN, 1.0).is_err());
+        assert_eq!(x.clamp(1.0, 1.0).item(), 1.0);
+    }
+
+    #[test]
+    fn large_strided_inputs_take_the_parallel_path() {
+        // Above PARALLEL_THRESHOLD both the contiguous and the row-broadcast walks split into blocks.
+        let a = Tensor::<f32>::from_fn(&[300, 257], |ix| (ix[0] * 257 + ix[1]) as f32);
+        let row = Tensor::<f32>::from_fn(&[257], |ix| ix[0] as f32);
+        let sum = a.add(&row);
+        assert_eq!(sum.get(&[299, 256]), (299 * 257 + 256 + 256) as f32);
+        let tr = a.t().mul_scalar(2.0);
+        assert_eq!(tr.get(&[256, 299]), 2.0 * (299 * 257 + 256) as f32);
+    }
+}
