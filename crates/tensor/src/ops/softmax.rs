@@ -211,3 +211,129 @@ fn finite_or_zero<T: Float>(m: T) -> T {
         T::ZERO
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether each `|got − want| ≤ tol·(1 + |want|)`.
+    fn close(got: &[f64], want: &[f64], tol: f64) -> bool {
+        got.len() == want.len()
+            && got
+                .iter()
+                .zip(want)
+                .all(|(g, w)| (g - w).abs() <= tol * (1.0 + w.abs()))
+    }
+
+    #[test]
+    fn softmax_by_hand_along_each_axis() {
+        let x = Tensor::from_vec(vec![0.0f64, 1.0, 2.0, 2.0, 2.0, 2.0], &[2, 3]);
+        let e = [1.0f64, 1f64.exp(), 2f64.exp()];
+        let z: f64 = e.iter().sum();
+        let y = x.softmax(-1);
+        assert_eq!(y.shape(), &[2, 3]);
+        let want = [
+            e[0] / z,
+            e[1] / z,
+            e[2] / z,
+            1.0 / 3.0,
+            1.0 / 3.0,
+            1.0 / 3.0,
+        ];
+        assert!(close(&y.to_vec(), &want, 1e-15));
+        // Along axis 0, and on a transposed view, which walks the statistics with strides.
+        let a = 1.0 / (1.0 + 2f64.exp());
+        let want0 = [
+            a,
+            1.0 / (1.0 + 1f64.exp()),
+            0.5,
+            1.0 - a,
+            1.0 - 1.0 / (1.0 + 1f64.exp()),
+            0.5,
+        ];
+        assert!(close(&x.softmax(0).to_vec(), &want0, 1e-15));
+        assert!(close(&x.t().softmax(1).t().to_vec(), &want0, 1e-15));
+        let ls = x.log_softmax(1).to_vec();
+        assert!(close(&ls, &want.map(f64::ln), 1e-14));
+    }
+
+    #[test]
+    fn logsumexp_by_hand_and_keepdim() {
+        let x = Tensor::from_vec(vec![0.0f64, 1.0, 2.0, 2.0, 2.0, 2.0], &[2, 3]);
+        let l = x.logsumexp(1, false);
+        assert_eq!(l.shape(), &[2]);
+        let want = [(1.0 + 1f64.exp() + 2f64.exp()).ln(), 2.0 + 3f64.ln()];
+        assert!(close(&l.to_vec(), &want, 1e-14));
+        assert_eq!(x.logsumexp(-2, true).shape(), &[1, 3]);
+        assert_eq!(x.logsumexp(0, true).to_vec()[2], 2.0 + 2f64.ln());
+    }
+
+    #[test]
+    fn huge_logits_stay_finite_and_accurate() {
+        let x = Tensor::from_vec(vec![1e4f32, 1e4 - 1.0, -1e4, 1e4 - 2.0], &[4]);
+        let z = 1.0 + (-1f64).exp() + (-2f64).exp();
+        let want = [1.0 / z, (-1f64).exp() / z, 0.0, (-2f64).exp() / z];
+        let y: Vec<f64> = x.softmax(0).to_vec().iter().map(|&v| v as f64).collect();
+        assert!(close(&y, &want, 1e-6), "{y:?}");
+        let ls: Vec<f64> = x
+            .log_softmax(0)
+            .to_vec()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let want_ls = [-z.ln(), -1.0 - z.ln(), -2e4 - z.ln(), -2.0 - z.ln()];
+        assert!(close(&ls, &want_ls, 1e-5), "{ls:?}");
+        let l = x.logsumexp(0, false).item() as f64;
+        assert!((l - (1e4 + z.ln())).abs() < 1e-3, "{l}");
+        let neg = Tensor::from_vec(vec![-1e4f64, -1e4], &[2]);
+        assert_eq!(neg.softmax(0).to_vec(), vec![0.5, 0.5]);
+        assert!((neg.logsumexp(0, false).item() - (-1e4 + 2f64.ln())).abs() < 1e-9);
+    }
+
+    #[test]
+    fn infinite_rows_follow_pytorch() {
+        let ninf = f64::NEG_INFINITY;
+        let x = Tensor::from_vec(vec![ninf, ninf, ninf, 0.0], &[2, 2]);
+        let y = x.softmax(1).to_vec();
+        assert!(y[0].is_nan() && y[1].is_nan());
+        assert_eq!(&y[2..], &[0.0, 1.0]);
+        let ls = x.log_softmax(1).to_vec();
+        assert!(ls[0].is_nan() && ls[1].is_nan());
+        assert_eq!(&ls[2..], &[ninf, 0.0]);
+        assert_eq!(x.logsumexp(1, false).to_vec(), vec![ninf, 0.0]);
+        let pinf = Tensor::from_vec(vec![f64::INFINITY, 1.0], &[2]);
+        assert_eq!(pinf.logsumexp(0, false).item(), f64::INFINITY);
+        assert!(pinf.softmax(0).to_vec()[0].is_nan());
+        let nan = Tensor::from_vec(vec![f64::NAN, 1.0], &[2]);
+        assert!(nan.logsumexp(0, false).item().is_nan());
+        assert!(nan.softmax(0).to_vec().iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn empty_inputs_and_bad_axes() {
+        let e = Tensor::<f32>::zeros(&[0, 3]);
+        assert_eq!(e.softmax(1).shape(), &[0, 3]);
+        assert_eq!(e.log_softmax(0).shape(), &[0, 3]);
+        assert_eq!(e.logsumexp(1, false).shape(), &[0]);
+        let z = Tensor::<f64>::zeros(&[2, 0]);
+        assert_eq!(z.logsumexp(1, true).to_vec(), vec![f64::NEG_INFINITY; 2]);
+        assert_eq!(z.logsumexp(1, true).shape(), &[2, 1]);
+        let x = Tensor::<f64>::zeros(&[2, 3]);
+        assert_eq!(
+            x.try_softmax(2).unwrap_err().to_string(),
+            "softmax: axis 2 is out of range for a tensor of rank 2 (valid: -2..2)"
+        );
+        assert_eq!(x.try_log_softmax(-3).unwrap_err().op(), "log_softmax");
+        assert_eq!(x.try_logsumexp(9, true).unwrap_err().op(), "logsumexp");
+    }
+
+    #[test]
+    fn large_softmax_rows_sum_to_one() {
+        let x = Tensor::<f32>::from_fn(&[64, 1024], |ix| ((ix[0] * 31 + ix[1] * 7) % 13) as f32);
+        for axis in [0, 1] {
+            let y = x.softmax(axis);
+            let sums = y.sum(&[axis], false).to_vec();
+            assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "axis {axis}");
+        }
+    }
+}
