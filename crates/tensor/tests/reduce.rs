@@ -295,6 +295,10 @@ fn fingerprints(x: &Tensor<f32>, long: &Tensor<f32>) -> Vec<Vec<u32>> {
         bits(long.sum_all()),
         bits(long.var_all()),
         bits(long.reshape(&[4, 1 << 16]).sum(&[1], false)),
+        // Outer walk: few outputs over many reduced blocks, and many outputs in column tasks.
+        bits(long.reshape(&[1 << 12, 64]).sum(&[0], false)),
+        bits(long.reshape(&[1 << 12, 64]).var(&[0], true)),
+        bits(long.reshape(&[16, 1 << 14]).sum(&[0], false)),
     ]
 }
 

@@ -613,5 +613,13 @@ mod tests {
         assert_eq!(long.argmax(1), vec![4, 4]);
         assert_eq!(long.max(-1, false).to_vec(), vec![4.0, 5.0]);
         assert_eq!(long.sum_all().item(), 200_000.0);
+        // Outer walk over several reduced blocks, then over several column tasks.
+        let tall = Tensor::<f64>::from_fn(&[3000, 20], |ix| (ix[0] % 3 + ix[1]) as f64);
+        let want: Vec<f64> = (0..20).map(|j| 3000.0 + 3000.0 * j as f64).collect();
+        assert_eq!(tall.sum(&[0], false).to_vec(), want);
+        assert_eq!(tall.argmin(0), vec![0; 20]);
+        let wide = Tensor::<f32>::from_fn(&[10, 9000], |ix| (ix[0] + ix[1] % 2) as f32);
+        let want: Vec<f32> = (0..9000).map(|j| 45.0 + 10.0 * (j % 2) as f32).collect();
+        assert_eq!(wide.sum(&[0], false).to_vec(), want);
     }
 }

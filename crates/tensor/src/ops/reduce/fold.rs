@@ -7,10 +7,10 @@
 //! the contiguous axis and vectorises.
 //!
 //! Determinism: each output's value is a fixed sequence of operations that depends only on the
-//! layout. The inner walk cuts the reduced index space into blocks of [`BLOCK`] elements, folds
-//! each block from the identity and combines the partials left to right; rayon may compute the
-//! blocks (or the outputs) on any thread, the bits do not change. The outer walk splits only the
-//! outputs between threads.
+//! layout. Both walks cut the reduced index space into fixed blocks ([`BLOCK`] elements for the
+//! inner walk, [`ROWS`] for the outer), fold each block from the identity and join the partials
+//! left to right; rayon may compute the blocks (or the outputs) on any thread, the bits do not
+//! change.
 
 use crate::element::Float;
 use crate::iter::{coalesce, PARALLEL_THRESHOLD};
@@ -21,8 +21,12 @@ use rayon::prelude::*;
 /// Reduced elements per block of the inner walk; fixed so results never depend on the thread count.
 const BLOCK: usize = 1 << 14;
 
-/// Outputs per rayon task of the outer walk, at least; narrower rows lose the vector loop.
-const MIN_COLUMNS: usize = 256;
+/// Reduced indices per block of the outer walk; fixed for the same reason as [`BLOCK`].
+const ROWS: usize = 1024;
+
+/// Outputs per rayon task of the outer walk. Tasks that take a narrow slice of every wide input
+/// row touch a new page per row and run several times slower, so tasks are wide.
+const COLUMNS: usize = 4096;
 
 /// One kind of reduction: how elements enter an accumulator, and how two partials join.
 pub(crate) trait Fold<T: Float>: Sync {
@@ -197,8 +201,12 @@ impl Plan {
         let width = self.kept[last];
         let step = self.kept_strides[last];
         let outer = (&self.kept[..last], &self.kept_strides[..last]);
-        // Folds outputs `first..first + accs.len()`, one kept row segment at a time.
-        let run = |accs: &mut [F::Acc], first: usize| {
+        let n = self.n_reduced;
+        let blocks = n.div_ceil(ROWS);
+        // Folds reduced block `b` into the outputs `first..first + accs.len()`, one kept row
+        // segment at a time, whole input rows per reduced index.
+        let run = |accs: &mut [F::Acc], first: usize, b: usize| {
+            let (r0, r1) = (b * ROWS, ((b + 1) * ROWS).min(n));
             let mut done = 0;
             while done < accs.len() {
                 let out = first + done;
@@ -207,8 +215,8 @@ impl Plan {
                 let row_base = Walk::new(outer.0, outer.1, self.offset, row).at();
                 let seg = &mut accs[done..done + cols];
                 let col_base = row_base as isize + col as isize * step;
-                let mut walk = Walk::new(&self.reduced, &self.reduced_strides, 0, 0);
-                for r in 0..self.n_reduced {
+                let mut walk = Walk::new(&self.reduced, &self.reduced_strides, 0, r0);
+                for r in r0..r1 {
                     let at = (col_base + walk.at() as isize) as usize;
                     fold.row(seg, data, at, step, r, out);
                     walk.advance();
@@ -216,14 +224,44 @@ impl Plan {
                 done += cols;
             }
         };
+        // Block 0 lands in `accs`; each later block starts from the identity and joins in order.
+        let all_blocks = |accs: &mut [F::Acc], first: usize| {
+            run(accs, first, 0);
+            if blocks == 1 {
+                return;
+            }
+            let mut partial = vec![fold.identity(); accs.len()];
+            for b in 1..blocks {
+                partial.fill(fold.identity());
+                run(&mut partial, first, b);
+                for (a, &p) in accs.iter_mut().zip(&partial) {
+                    *a = fold.combine(*a, p);
+                }
+            }
+        };
         let mut outs = vec![fold.identity(); self.n_out];
-        if self.n_out * self.n_reduced < PARALLEL_THRESHOLD {
-            run(&mut outs, 0);
-        } else {
-            let per = (PARALLEL_THRESHOLD / 2 / self.n_reduced).max(MIN_COLUMNS);
-            outs.par_chunks_mut(per)
+        if self.n_out * n < PARALLEL_THRESHOLD {
+            all_blocks(&mut outs, 0);
+        } else if self.n_out >= 2 * COLUMNS || blocks == 1 {
+            outs.par_chunks_mut(COLUMNS)
                 .enumerate()
-                .for_each(|(c, chunk)| run(chunk, c * per));
+                .for_each(|(c, chunk)| all_blocks(chunk, c * COLUMNS));
+        } else {
+            // Few outputs but many reduced rows: the blocks are the parallel work.
+            let partials: Vec<Vec<F::Acc>> = (0..blocks)
+                .into_par_iter()
+                .map(|b| {
+                    let mut partial = vec![fold.identity(); self.n_out];
+                    run(&mut partial, 0, b);
+                    partial
+                })
+                .collect();
+            outs = partials[0].clone();
+            for partial in &partials[1..] {
+                for (a, &p) in outs.iter_mut().zip(partial) {
+                    *a = fold.combine(*a, p);
+                }
+            }
         }
         outs
     }
