@@ -14,6 +14,9 @@ fn tol<T: Float>() -> (f64, f64) {
     }
 }
 
+/// An op's name, its result, and the naive reduction it must match.
+type Case<T> = (&'static str, Tensor<T>, fn(&[f64]) -> f64);
+
 fn sum(v: &[f64]) -> f64 {
     v.iter().sum()
 }
@@ -107,7 +110,7 @@ fn check_axes_reductions<T: Float>(
     let (rtol, atol) = tol::<T>();
     let (signed, axes) = pick_axes(x.rank(), mask, negative);
     let shape = reduced_shape(x.shape(), &axes, keepdim);
-    let cases: [(&str, Tensor<T>, fn(&[f64]) -> f64); 3] = [
+    let cases: [Case<T>; 3] = [
         ("sum", x.sum(&signed, keepdim), sum),
         ("mean", x.mean(&signed, keepdim), mean),
         ("var", x.var(&signed, keepdim), var),
@@ -131,7 +134,7 @@ fn check_axes_reductions<T: Float>(
 fn check_all_reductions<T: Float>(x: &Tensor<T>) -> Result<(), TestCaseError> {
     let (rtol, atol) = tol::<T>();
     let all: Vec<usize> = (0..x.rank()).collect();
-    let cases: [(&str, Tensor<T>, fn(&[f64]) -> f64); 5] = [
+    let cases: [Case<T>; 5] = [
         ("sum_all", x.sum_all(), sum),
         ("mean_all", x.mean_all(), mean),
         ("var_all", x.var_all(), var),
@@ -161,7 +164,7 @@ fn check_axis_reductions<T: Float>(
     let (rtol, atol) = tol::<T>();
     let (signed, axis) = pick_axis(x.rank(), seed);
     let shape = reduced_shape(x.shape(), &[axis], keepdim);
-    let cases: [(&str, Tensor<T>, fn(&[f64]) -> f64); 3] = [
+    let cases: [Case<T>; 3] = [
         ("max", x.max(signed, keepdim), max),
         ("min", x.min(signed, keepdim), min),
         ("logsumexp", x.logsumexp(signed, keepdim), logsumexp),
