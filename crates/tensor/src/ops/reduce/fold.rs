@@ -72,9 +72,14 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Splits `layout` by `reduce[axis]`; outputs come in row-major order of the kept axes.
+    ///
+    /// The reduced axes are visited in storage order (largest stride outermost, broadcast axes
+    /// outside all), so a sum over a transposed tensor still reads runs of adjacent elements.
+    /// The order depends only on the layout, and the reduced index `r` is only read by the
+    /// one-axis arg-extremes, where there is nothing to reorder.
     pub(crate) fn new(layout: &Layout, reduce: &[bool]) -> Self {
         let pick = |want: bool| {
-            let (shape, strides): (Vec<usize>, Vec<isize>) = layout
+            let (mut shape, mut strides): (Vec<usize>, Vec<isize>) = layout
                 .shape()
                 .iter()
                 .zip(layout.strides())
@@ -82,6 +87,13 @@ impl Plan {
                 .filter(|(_, &r)| r == want)
                 .map(|((&d, &s), _)| (d, s))
                 .unzip();
+            if want {
+                let mut axes: Vec<(usize, isize)> = shape.into_iter().zip(strides).collect();
+                axes.sort_by_key(|&(_, s)| {
+                    std::cmp::Reverse(if s == 0 { usize::MAX } else { s.unsigned_abs() })
+                });
+                (shape, strides) = axes.into_iter().unzip();
+            }
             let n = shape.iter().product::<usize>();
             let (shape, [strides]) = coalesce(&shape, [&strides]);
             (shape, strides, n)
