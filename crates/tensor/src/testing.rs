@@ -62,6 +62,74 @@ pub mod naive {
             .collect();
         (values, shape)
     }
+
+    /// `f` applied to the elements of each reduced set (in row-major order over `axes`), one
+    /// value per index of the kept axes, in row-major order.
+    pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+        let shape = x.shape();
+        let kept: Vec<usize> = (0..shape.len()).filter(|a| !axes.contains(a)).collect();
+        let kept_shape: Vec<usize> = kept.iter().map(|&a| shape[a]).collect();
+        let reduced_shape: Vec<usize> = axes.iter().map(|&a| shape[a]).collect();
+        let mut full = vec![0usize; shape.len()];
+        indices(&kept_shape)
+            .iter()
+            .map(|k| {
+                for (&a, &i) in kept.iter().zip(k) {
+                    full[a] = i;
+                }
+                let values: Vec<f64> = indices(&reduced_shape)
+                    .iter()
+                    .map(|r| {
+                        for (&a, &i) in axes.iter().zip(r) {
+                            full[a] = i;
+                        }
+                        x.get(&full).to_f64()
+                    })
+                    .collect();
+                f(&values)
+            })
+            .collect()
+    }
+
+    /// `f` applied to each line of elements along `axis`, its results written back along that
+    /// line; the values of the whole tensor in row-major order.
+    pub fn along_axis<T: Float>(
+        x: &Tensor<T>,
+        axis: usize,
+        f: impl Fn(&[f64]) -> Vec<f64>,
+    ) -> Vec<f64> {
+        let shape = x.shape();
+        let mut out = vec![0.0; x.numel()];
+        let strides = crate::shape::contiguous_strides(shape);
+        let mut lines = shape.to_vec();
+        lines[axis] = 1;
+        for start in indices(&lines) {
+            let mut ix = start.clone();
+            let line: Vec<f64> = (0..shape[axis])
+                .map(|i| {
+                    ix[axis] = i;
+                    x.get(&ix).to_f64()
+                })
+                .collect();
+            let at: isize = start
+                .iter()
+                .zip(&strides)
+                .map(|(&i, &s)| i as isize * s)
+                .sum();
+            for (i, y) in f(&line).into_iter().enumerate() {
+                out[(at + i as isize * strides[axis]) as usize] = y;
+            }
+        }
+        out
+    }
+}
+
+/// The same layout (strides, offset, broadcasts) over a storage converted to `U`: a random view
+/// for f32 tests.
+pub fn cast_view<U: Float>(x: &Tensor<f64>) -> Tensor<U> {
+    let storage: Vec<U> = x.storage_slice().iter().map(|&v| U::from_f64(v)).collect();
+    let len = storage.len();
+    Tensor::from_vec(storage, &[len]).with_layout(x.layout().clone())
 }
 
 /// Whether every `|got − want| ≤ atol + rtol·|want|` (NaNs must match NaNs).
