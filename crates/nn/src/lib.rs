@@ -1,2 +1,31 @@
-//! tapegrad-nn: see the workspace README. (Filled in by its issue.)
+//! Layers and models for tapegrad: the [`Module`] trait, [`Linear`], [`Sequential`], activations,
+//! [`Dropout`], [`BatchNorm1d`], initializers, L2 regularisation, loss modules, input
+//! normalisation and safetensors checkpoints.
+
 #![warn(missing_docs)]
+
+mod activation;
+mod batchnorm;
+pub mod checkpoint;
+mod dropout;
+mod error;
+pub mod init;
+pub mod l2;
+mod linear;
+pub mod loss;
+mod module;
+mod normalize;
+mod sequential;
+
+pub use activation::{Flatten, Gelu, LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use batchnorm::BatchNorm1d;
+pub use checkpoint::{load_module, save_module, Checkpoint};
+pub use dropout::Dropout;
+pub use error::{NnError, Result};
+pub use init::{Init, Initializer};
+pub use l2::{l2_penalty, l2_penalty_of, L2Scope};
+pub use linear::Linear;
+pub use loss::{BceWithLogitsLoss, CrossEntropyLoss, MseLoss, NllLoss};
+pub use module::{prefixed, prefixed_buffers, Mode, Module, Named};
+pub use normalize::Normalizer;
+pub use sequential::Sequential;

@@ -21,7 +21,8 @@ pub fn normalize_axis(op: &'static str, axis: isize, rank: usize) -> Result<usiz
 
 /// Like [`normalize_axis`] but allows `axis == rank` (an insertion point, as for `unsqueeze`).
 pub fn normalize_insert_axis(op: &'static str, axis: isize, rank: usize) -> Result<usize> {
-    normalize_axis(op, axis, rank + 1)
+    // The error names the tensor's own rank, not the rank + 1 insertion points.
+    normalize_axis(op, axis, rank + 1).map_err(|_| TensorError::InvalidAxis { op, axis, rank })
 }
 
 /// Normalises a list of axes, sorted and without duplicates.
@@ -60,14 +61,16 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
             (l, r) if l == r => l,
             (1, r) => r,
             (l, 1) => l,
-            (l, r) => return Err(TensorError::shape(
-                op,
-                lhs,
-                rhs,
-                format!(
+            (l, r) => {
+                return Err(TensorError::shape(
+                    op,
+                    lhs,
+                    rhs,
+                    format!(
                     "sizes {l} and {r} at axis {i} of the broadcast shape differ and neither is 1"
                 ),
-            )),
+                ))
+            }
         };
         out.push(d);
     }

@@ -59,5 +59,5 @@ impl<T> Drop for Storage<T> {
 }
 
 fn bytes_of<T>(data: &[T]) -> isize {
-    (data.len() * std::mem::size_of::<T>()) as isize
+    std::mem::size_of_val(data) as isize
 }

@@ -167,6 +167,20 @@ impl<T: Float> Tensor<T> {
         Tensor::from_vec_unchecked(map_unary(self, f), self.shape())
     }
 
+    /// `f(a, b)` pairwise under broadcasting: a user-supplied binary kernel on the same fast paths.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_zip_map`] returns the error.
+    #[track_caller]
+    pub fn zip_map(&self, rhs: &Self, f: impl Fn(T, T) -> T + Sync) -> Self {
+        or_panic(self.try_zip_map(rhs, f))
+    }
+
+    /// Fallible [`Tensor::zip_map`].
+    pub fn try_zip_map(&self, rhs: &Self, f: impl Fn(T, T) -> T + Sync) -> Result<Self> {
+        map_binary("zip_map", self, rhs, f)
+    }
+
     /// `−x`.
     pub fn neg(&self) -> Self {
         self.map(|x| -x)

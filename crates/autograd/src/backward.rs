@@ -1,0 +1,33 @@
+//! The public op trait: how every op, built-in or user-written, states its gradient.
+
+use tapegrad_tensor::{Float, Tensor};
+
+/// The backward rule of one recorded op: what it saved in the forward, and how it maps the
+/// gradient of its output to gradients of its inputs (a vector–Jacobian product).
+///
+/// Built-in ops and user ops implement this same trait and record with
+/// [`Tape::record`](crate::Tape::record); see `examples/custom_op.rs`.
+pub trait Backward<T: Float>: 'static {
+    /// The op's name, as error messages, anomaly reports and gradcheck coverage show it.
+    fn name(&self) -> &'static str;
+
+    /// Given `g = ∂L/∂output`, returns `∂L/∂input_k` for each input, in order.
+    ///
+    /// `needs[k]` says whether input k wants a gradient; return `None` where it does not, to skip
+    /// the work. A gradient may be returned in the output's broadcast shape: the tape reduces it
+    /// to the input's shape (`sum_to`) in one place, so ops need not undo broadcasting themselves.
+    fn backward(&self, g: &Tensor<T>, needs: &[bool]) -> Vec<Option<Tensor<T>>>;
+}
+
+/// A pointwise function with its derivative, for [`Var::unary`](crate::Var::unary).
+///
+/// `df` receives both the input `x` and the output `y = f(x)`: several derivatives are cheaper
+/// from `y` (tanh: `1 − y²`, sigmoid: `y(1 − y)`, exp: `y`).
+pub trait Unary: Copy + Send + Sync + 'static {
+    /// The op's name.
+    const NAME: &'static str;
+    /// The function.
+    fn f<T: Float>(self, x: T) -> T;
+    /// Its derivative at `x`, given `y = f(x)`.
+    fn df<T: Float>(self, x: T, y: T) -> T;
+}

@@ -1,0 +1,158 @@
+//! Indexing ops: concat, stack, index_select, gather.
+
+use crate::backward::Backward;
+use crate::error::{or_panic, AutogradError, Result};
+use crate::var::Var;
+use tapegrad_tensor::{Float, Tensor, TensorError};
+
+impl<T: Float> Var<T> {
+    /// Joins vars along an existing `axis`.
+    ///
+    /// # Panics
+    /// On an empty list or mismatched shapes; [`Var::try_concat`] returns the error.
+    #[track_caller]
+    pub fn concat(vars: &[&Var<T>], axis: isize) -> Var<T> {
+        or_panic(Self::try_concat(vars, axis))
+    }
+
+    /// Fallible [`Var::concat`].
+    pub fn try_concat(vars: &[&Var<T>], axis: isize) -> Result<Var<T>> {
+        let first = vars
+            .first()
+            .ok_or(AutogradError::Tensor(TensorError::InvalidArgument {
+                op: "concat",
+                what: "needs at least one var".into(),
+            }))?;
+        let values: Vec<&Tensor<T>> = vars.iter().map(|v| v.value()).collect();
+        let out = Tensor::try_concat(&values, axis)?;
+        let ax = tapegrad_tensor::shape::normalize_axis("concat", axis, first.shape().len())?;
+        let sizes = vars.iter().map(|v| v.shape()[ax]).collect();
+        Ok(first.record(out, vars, ConcatBackward { axis: ax, sizes }))
+    }
+
+    /// Stacks same-shaped vars along a new `axis`: unsqueeze each, then concat.
+    #[track_caller]
+    pub fn stack(vars: &[&Var<T>], axis: isize) -> Var<T> {
+        or_panic(Self::try_stack(vars, axis))
+    }
+
+    /// Fallible [`Var::stack`].
+    pub fn try_stack(vars: &[&Var<T>], axis: isize) -> Result<Var<T>> {
+        let values: Vec<&Tensor<T>> = vars.iter().map(|v| v.value()).collect();
+        Tensor::try_stack(&values, axis)?; // validates shapes and axis with stack's own message
+        let expanded = vars
+            .iter()
+            .map(|v| v.try_unsqueeze(axis))
+            .collect::<Result<Vec<_>>>()?;
+        Self::try_concat(&expanded.iter().collect::<Vec<_>>(), axis)
+    }
+
+    /// Whole slices along `axis` at `indices` (repeats allowed).
+    #[track_caller]
+    pub fn index_select(&self, axis: isize, indices: &[usize]) -> Var<T> {
+        or_panic(self.try_index_select(axis, indices))
+    }
+
+    /// Fallible [`Var::index_select`].
+    pub fn try_index_select(&self, axis: isize, indices: &[usize]) -> Result<Var<T>> {
+        let out = self.value().try_index_select(axis, indices)?;
+        let ax = tapegrad_tensor::shape::normalize_axis("index_select", axis, self.shape().len())?;
+        let saved = IndexSelectBackward {
+            axis: ax,
+            indices: indices.to_vec(),
+            size: self.shape()[ax],
+        };
+        Ok(self.record(out, &[self], saved))
+    }
+
+    /// PyTorch's `gather`: `out[…, i, …] = self[…, index[…, i, …], …]` along `axis`.
+    #[track_caller]
+    pub fn gather(&self, axis: isize, index: &[usize], index_shape: &[usize]) -> Var<T> {
+        or_panic(self.try_gather(axis, index, index_shape))
+    }
+
+    /// Fallible [`Var::gather`].
+    pub fn try_gather(
+        &self,
+        axis: isize,
+        index: &[usize],
+        index_shape: &[usize],
+    ) -> Result<Var<T>> {
+        let out = self.value().try_gather(axis, index, index_shape)?;
+        let saved = GatherBackward {
+            axis,
+            index: index.to_vec(),
+            index_shape: index_shape.to_vec(),
+            input: self.shape().to_vec(),
+        };
+        Ok(self.record(out, &[self], saved))
+    }
+}
+
+/// Gradient of concat: `g` split back into each input's extent along the axis.
+struct ConcatBackward {
+    axis: usize,
+    sizes: Vec<usize>,
+}
+
+impl<T: Float> Backward<T> for ConcatBackward {
+    fn name(&self) -> &'static str {
+        "concat"
+    }
+    fn backward(&self, g: &Tensor<T>, needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        let mut start = 0;
+        self.sizes
+            .iter()
+            .zip(needs)
+            .map(|(&len, &need)| {
+                let piece = need.then(|| g.narrow(self.axis as isize, start, len));
+                start += len;
+                piece
+            })
+            .collect()
+    }
+}
+
+/// Gradient of index_select: each slice of `g` added back at its index (repeats accumulate).
+struct IndexSelectBackward {
+    axis: usize,
+    indices: Vec<usize>,
+    size: usize,
+}
+
+impl<T: Float> Backward<T> for IndexSelectBackward {
+    fn name(&self) -> &'static str {
+        "index_select"
+    }
+    fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        vec![Some(Tensor::index_add(
+            self.axis as isize,
+            &self.indices,
+            g,
+            self.size,
+        ))]
+    }
+}
+
+/// Gradient of gather: `g` scattered (added) back to the gathered positions.
+struct GatherBackward {
+    axis: isize,
+    index: Vec<usize>,
+    index_shape: Vec<usize>,
+    input: Vec<usize>,
+}
+
+impl<T: Float> Backward<T> for GatherBackward {
+    fn name(&self) -> &'static str {
+        "gather"
+    }
+    fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        vec![Some(Tensor::scatter_add(
+            self.axis,
+            &self.index,
+            &self.index_shape,
+            g,
+            &self.input,
+        ))]
+    }
+}

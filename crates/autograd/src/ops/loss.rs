@@ -1,0 +1,250 @@
+//! Losses, fused where numerics need it: cross-entropy and BCE-with-logits work from logits
+//! through log-sum-exp, so no probability is ever rounded to 0 and then logged.
+
+use crate::backward::Backward;
+use crate::error::{or_panic, Result};
+use crate::var::Var;
+use tapegrad_tensor::{Float, Tensor, TensorError};
+
+/// How per-element losses are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// The mean over elements (the default, as in PyTorch).
+    #[default]
+    Mean,
+    /// The sum over elements.
+    Sum,
+    /// No reduction: one loss per element (per sample for cross-entropy and NLL).
+    None,
+}
+
+/// Options of [`Var::cross_entropy_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CrossEntropyOptions {
+    /// How per-sample losses are combined. Default [`Reduction::Mean`].
+    pub reduction: Reduction,
+    /// Label smoothing ε in `[0, 1)`: the target is `(1 − ε)·onehot + ε/C`. Default `0`.
+    pub label_smoothing: f64,
+}
+
+fn reduce<T: Float>(per: Tensor<T>, reduction: Reduction) -> Tensor<T> {
+    match reduction {
+        Reduction::Mean => per.mean_all(),
+        Reduction::Sum => per.sum_all(),
+        Reduction::None => per,
+    }
+}
+
+/// The upstream gradient of each per-element loss, shaped `shape`, for a reduced `g`.
+fn per_element_grad<T: Float>(g: &Tensor<T>, reduction: Reduction, shape: &[usize]) -> Tensor<T> {
+    let n = shape.iter().product::<usize>().max(1);
+    match reduction {
+        Reduction::Mean => g.div_scalar(T::from_usize(n)).broadcast_to(shape),
+        Reduction::Sum => g.broadcast_to(shape),
+        Reduction::None => g.clone(),
+    }
+}
+
+fn check_targets(op: &'static str, logits: &[usize], targets: &[usize]) -> Result<()> {
+    if logits.len() != 2 || logits[0] != targets.len() {
+        return Err(TensorError::ShapeMismatch {
+            op,
+            lhs: logits.to_vec(),
+            rhs: vec![targets.len()],
+            why: "expects [batch, classes] scores and one class index per row".into(),
+        }
+        .into());
+    }
+    if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= logits[1]) {
+        return Err(TensorError::OutOfRange {
+            op,
+            what: format!("target {t} of row {i} with {} classes", logits[1]),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+impl<T: Float> Var<T> {
+    /// Mean cross-entropy of `[batch, classes]` logits against class indices.
+    ///
+    /// # Panics
+    /// On a shape mismatch or a target out of range; [`Var::try_cross_entropy_with`] returns the error.
+    #[track_caller]
+    pub fn cross_entropy(&self, targets: &[usize]) -> Var<T> {
+        or_panic(self.try_cross_entropy_with(targets, CrossEntropyOptions::default()))
+    }
+
+    /// Cross-entropy with a reduction and label smoothing.
+    #[track_caller]
+    pub fn cross_entropy_with(&self, targets: &[usize], opts: CrossEntropyOptions) -> Var<T> {
+        or_panic(self.try_cross_entropy_with(targets, opts))
+    }
+
+    /// Cross-entropy `ℓ_i = −Σ_c q_ic · log_softmax(x_i)_c` with `q = (1 − ε)·onehot(t_i) + ε/C`,
+    /// computed through log-sum-exp. Gradient `∂ℓ_i/∂x_i = softmax(x_i) − q_i`.
+    pub fn try_cross_entropy_with(
+        &self,
+        targets: &[usize],
+        opts: CrossEntropyOptions,
+    ) -> Result<Var<T>> {
+        check_targets("cross_entropy", self.shape(), targets)?;
+        let eps = opts.label_smoothing;
+        if !(0.0..1.0).contains(&eps) {
+            return Err(TensorError::InvalidArgument {
+                op: "cross_entropy",
+                what: format!("label smoothing {eps} is outside [0, 1)"),
+            }
+            .into());
+        }
+        let classes = self.shape()[1];
+        let log_p = self.value().try_log_softmax(1)?;
+        let mut q = Tensor::<T>::one_hot(targets, classes);
+        if eps > 0.0 {
+            q = q
+                .mul_scalar(T::from_f64(1.0 - eps))
+                .add_scalar(T::from_f64(eps / classes as f64));
+        }
+        let per = q.mul(&log_p).sum(&[1], false).neg();
+        let saved = CrossEntropyBackward {
+            softmax: log_p.exp(),
+            q,
+            reduction: opts.reduction,
+        };
+        Ok(self.record(reduce(per, opts.reduction), &[self], saved))
+    }
+
+    /// Negative log-likelihood of `[batch, classes]` log-probabilities: `ℓ_i = −log_p[i, t_i]`.
+    #[track_caller]
+    pub fn nll(&self, targets: &[usize], reduction: Reduction) -> Var<T> {
+        or_panic(self.try_nll(targets, reduction))
+    }
+
+    /// Fallible [`Var::nll`].
+    pub fn try_nll(&self, targets: &[usize], reduction: Reduction) -> Result<Var<T>> {
+        check_targets("nll", self.shape(), targets)?;
+        let onehot = Tensor::<T>::one_hot(targets, self.shape()[1]);
+        let per = onehot.mul(self.value()).sum(&[1], false).neg();
+        Ok(self.record(
+            reduce(per, reduction),
+            &[self],
+            NllBackward { onehot, reduction },
+        ))
+    }
+
+    /// Mean (or summed) squared error `(self − target)²`, composed from sub, square and a reduction.
+    #[track_caller]
+    pub fn mse(&self, target: &Var<T>, reduction: Reduction) -> Var<T> {
+        or_panic(self.try_mse(target, reduction))
+    }
+
+    /// Fallible [`Var::mse`].
+    pub fn try_mse(&self, target: &Var<T>, reduction: Reduction) -> Result<Var<T>> {
+        if self.shape() != target.shape() {
+            return Err(TensorError::ShapeMismatch {
+                op: "mse",
+                lhs: self.shape().to_vec(),
+                rhs: target.shape().to_vec(),
+                why: "prediction and target must have the same shape".into(),
+            }
+            .into());
+        }
+        let squared = self.sub(target).square();
+        Ok(match reduction {
+            Reduction::Mean => squared.mean_all(),
+            Reduction::Sum => squared.sum_all(),
+            Reduction::None => squared,
+        })
+    }
+
+    /// Binary cross-entropy of logits against targets in `[0, 1]`:
+    /// `ℓ = max(x, 0) − x·t + ln(1 + e^{−|x|})`, stable for any `x`. Gradient `σ(x) − t`.
+    #[track_caller]
+    pub fn binary_cross_entropy_with_logits(
+        &self,
+        targets: &Tensor<T>,
+        reduction: Reduction,
+    ) -> Var<T> {
+        or_panic(self.try_binary_cross_entropy_with_logits(targets, reduction))
+    }
+
+    /// Fallible [`Var::binary_cross_entropy_with_logits`].
+    pub fn try_binary_cross_entropy_with_logits(
+        &self,
+        targets: &Tensor<T>,
+        reduction: Reduction,
+    ) -> Result<Var<T>> {
+        if self.shape() != targets.shape() {
+            return Err(TensorError::ShapeMismatch {
+                op: "binary_cross_entropy_with_logits",
+                lhs: self.shape().to_vec(),
+                rhs: targets.shape().to_vec(),
+                why: "logits and targets must have the same shape".into(),
+            }
+            .into());
+        }
+        let x = self.value();
+        let per = x
+            .relu()
+            .sub(&x.mul(targets))
+            .add(&x.abs().neg().exp().map(|e| e.ln_1p()));
+        let saved = BceBackward {
+            sigmoid: x.sigmoid(),
+            targets: targets.clone(),
+            reduction,
+        };
+        Ok(self.record(reduce(per, reduction), &[self], saved))
+    }
+}
+
+/// Gradient of cross-entropy: `(softmax − q) ⊙ g_i`, row by row.
+struct CrossEntropyBackward<T> {
+    softmax: Tensor<T>,
+    q: Tensor<T>,
+    reduction: Reduction,
+}
+
+impl<T: Float> Backward<T> for CrossEntropyBackward<T> {
+    fn name(&self) -> &'static str {
+        "cross_entropy"
+    }
+    fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        let rows = [self.q.shape()[0]];
+        let per_row = per_element_grad(g, self.reduction, &rows).reshape(&[rows[0], 1]);
+        vec![Some(self.softmax.sub(&self.q).mul(&per_row))]
+    }
+}
+
+/// Gradient of NLL: `−g_i` at each row's target, 0 elsewhere.
+struct NllBackward<T> {
+    onehot: Tensor<T>,
+    reduction: Reduction,
+}
+
+impl<T: Float> Backward<T> for NllBackward<T> {
+    fn name(&self) -> &'static str {
+        "nll"
+    }
+    fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        let rows = [self.onehot.shape()[0]];
+        let per_row = per_element_grad(g, self.reduction, &rows).reshape(&[rows[0], 1]);
+        vec![Some(self.onehot.mul(&per_row).neg())]
+    }
+}
+
+/// Gradient of BCE with logits: `(σ(x) − t) ⊙ g`.
+struct BceBackward<T> {
+    sigmoid: Tensor<T>,
+    targets: Tensor<T>,
+    reduction: Reduction,
+}
+
+impl<T: Float> Backward<T> for BceBackward<T> {
+    fn name(&self) -> &'static str {
+        "binary_cross_entropy_with_logits"
+    }
+    fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        let per = per_element_grad(g, self.reduction, self.targets.shape());
+        vec![Some(self.sigmoid.sub(&self.targets).mul(&per))]
+    }
+}

@@ -1,0 +1,14 @@
+//! Differentiable ops on `Var`, one family per file; each forward sits above its backward rule.
+
+mod arith;
+mod compare;
+mod dropout;
+mod index;
+mod loss;
+mod matmul;
+mod reduce;
+mod softmax;
+pub mod unary;
+mod view;
+
+pub use loss::{CrossEntropyOptions, Reduction};

@@ -1,0 +1,99 @@
+//! Softmax, log-softmax and log-sum-exp along an axis, each fused with its own stable backward:
+//! composing them from exp/sum/log would overflow for large logits.
+
+use crate::backward::Backward;
+use crate::error::{or_panic, Result};
+use crate::var::Var;
+use tapegrad_tensor::{Float, Tensor};
+
+impl<T: Float> Var<T> {
+    /// `y_i = exp(x_i − m) / Σ_j exp(x_j − m)` along `axis`, `m` the max (finite for any finite logits).
+    #[track_caller]
+    pub fn softmax(&self, axis: isize) -> Var<T> {
+        or_panic(self.try_softmax(axis))
+    }
+
+    /// Fallible [`Var::softmax`].
+    pub fn try_softmax(&self, axis: isize) -> Result<Var<T>> {
+        let y = self.value().try_softmax(axis)?;
+        Ok(self.record(y.clone(), &[self], SoftmaxBackward { y, axis }))
+    }
+
+    /// `log softmax(x)` along `axis`, as `x − m − log Σ exp(x − m)`.
+    #[track_caller]
+    pub fn log_softmax(&self, axis: isize) -> Var<T> {
+        or_panic(self.try_log_softmax(axis))
+    }
+
+    /// Fallible [`Var::log_softmax`].
+    pub fn try_log_softmax(&self, axis: isize) -> Result<Var<T>> {
+        let y = self.value().try_log_softmax(axis)?;
+        Ok(self.record(y.clone(), &[self], LogSoftmaxBackward { y, axis }))
+    }
+
+    /// `log Σ exp(x)` along `axis`, as `m + log Σ exp(x − m)`.
+    #[track_caller]
+    pub fn logsumexp(&self, axis: isize, keepdim: bool) -> Var<T> {
+        or_panic(self.try_logsumexp(axis, keepdim))
+    }
+
+    /// Fallible [`Var::logsumexp`].
+    pub fn try_logsumexp(&self, axis: isize, keepdim: bool) -> Result<Var<T>> {
+        let out = self.value().try_logsumexp(axis, keepdim)?;
+        let kept = self.value().try_logsumexp(axis, true)?;
+        let saved = LogSumExpBackward {
+            x: self.value().clone(),
+            lse: kept,
+        };
+        Ok(self.record(out, &[self], saved))
+    }
+}
+
+/// Gradient of softmax: `∂L/∂x = y ⊙ (g − Σ_j g_j y_j)` along the axis.
+struct SoftmaxBackward<T> {
+    y: Tensor<T>,
+    axis: isize,
+}
+
+impl<T: Float> Backward<T> for SoftmaxBackward<T> {
+    fn name(&self) -> &'static str {
+        "softmax"
+    }
+    fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        let gy = g.mul(&self.y);
+        let dot = gy.sum(&[self.axis], true);
+        vec![Some(gy.sub(&self.y.mul(&dot)))]
+    }
+}
+
+/// Gradient of log-softmax: `∂L/∂x = g − softmax(x) · Σ_j g_j` along the axis, with `softmax = e^y`.
+struct LogSoftmaxBackward<T> {
+    y: Tensor<T>,
+    axis: isize,
+}
+
+impl<T: Float> Backward<T> for LogSoftmaxBackward<T> {
+    fn name(&self) -> &'static str {
+        "log_softmax"
+    }
+    fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        let total = g.sum(&[self.axis], true);
+        vec![Some(g.sub(&self.y.exp().mul(&total)))]
+    }
+}
+
+/// Gradient of log-sum-exp: `∂L/∂x = g · softmax(x) = g · exp(x − lse)`.
+struct LogSumExpBackward<T> {
+    x: Tensor<T>,
+    lse: Tensor<T>,
+}
+
+impl<T: Float> Backward<T> for LogSumExpBackward<T> {
+    fn name(&self) -> &'static str {
+        "logsumexp"
+    }
+    fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        let softmax = self.x.sub(&self.lse).exp();
+        vec![Some(softmax.mul(&g.reshape(self.lse.shape())))]
+    }
+}

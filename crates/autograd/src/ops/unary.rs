@@ -1,0 +1,279 @@
+//! Pointwise functions, each stated as `f` and its derivative for the generic [`Unary`] driver.
+//!
+//! Non-differentiable points take the conventional one-sided value (relu'(0) = 0, |x|'(0) = 0,
+//! clamp passes the gradient only strictly inside its range); gradcheck tests avoid those points.
+
+use crate::backward::Unary;
+use crate::error::{or_panic, Result};
+use crate::var::Var;
+use tapegrad_tensor::{Float, TensorError};
+
+/// `eˣ`; derivative `y`.
+#[derive(Clone, Copy)]
+pub struct Exp;
+impl Unary for Exp {
+    const NAME: &'static str = "exp";
+    fn f<T: Float>(self, x: T) -> T {
+        x.exp()
+    }
+    fn df<T: Float>(self, _x: T, y: T) -> T {
+        y
+    }
+}
+
+/// `ln x`; derivative `1/x`.
+#[derive(Clone, Copy)]
+pub struct Log;
+impl Unary for Log {
+    const NAME: &'static str = "log";
+    fn f<T: Float>(self, x: T) -> T {
+        x.ln()
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        T::ONE / x
+    }
+}
+
+/// `√x`; derivative `1/(2y)`.
+#[derive(Clone, Copy)]
+pub struct Sqrt;
+impl Unary for Sqrt {
+    const NAME: &'static str = "sqrt";
+    fn f<T: Float>(self, x: T) -> T {
+        x.sqrt()
+    }
+    fn df<T: Float>(self, _x: T, y: T) -> T {
+        T::ONE / (y + y)
+    }
+}
+
+/// `xᵖ` for a fixed real `p`; derivative `p·xᵖ⁻¹`.
+#[derive(Clone, Copy)]
+pub struct Powf(pub f64);
+impl Unary for Powf {
+    const NAME: &'static str = "powf";
+    fn f<T: Float>(self, x: T) -> T {
+        x.powf(T::from_f64(self.0))
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        T::from_f64(self.0) * x.powf(T::from_f64(self.0 - 1.0))
+    }
+}
+
+/// `|x|`; derivative `sign(x)` (0 at 0).
+#[derive(Clone, Copy)]
+pub struct Abs;
+impl Unary for Abs {
+    const NAME: &'static str = "abs";
+    fn f<T: Float>(self, x: T) -> T {
+        x.abs()
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        if x > T::ZERO {
+            T::ONE
+        } else if x < T::ZERO {
+            -T::ONE
+        } else {
+            T::ZERO
+        }
+    }
+}
+
+/// `tanh x`; derivative `1 − y²`.
+#[derive(Clone, Copy)]
+pub struct Tanh;
+impl Unary for Tanh {
+    const NAME: &'static str = "tanh";
+    fn f<T: Float>(self, x: T) -> T {
+        x.tanh()
+    }
+    fn df<T: Float>(self, _x: T, y: T) -> T {
+        T::ONE - y * y
+    }
+}
+
+/// `σ(x) = 1/(1 + e⁻ˣ)`, evaluated without overflow for large `|x|`; derivative `y(1 − y)`.
+#[derive(Clone, Copy)]
+pub struct Sigmoid;
+impl Unary for Sigmoid {
+    const NAME: &'static str = "sigmoid";
+    fn f<T: Float>(self, x: T) -> T {
+        // e^x of a large positive x overflows; take the branch whose exponent is never positive.
+        if x >= T::ZERO {
+            T::ONE / (T::ONE + (-x).exp())
+        } else {
+            let e = x.exp();
+            e / (T::ONE + e)
+        }
+    }
+    fn df<T: Float>(self, _x: T, y: T) -> T {
+        y * (T::ONE - y)
+    }
+}
+
+/// `max(x, 0)`; derivative `1` for `x > 0`, else `0`.
+#[derive(Clone, Copy)]
+pub struct Relu;
+impl Unary for Relu {
+    const NAME: &'static str = "relu";
+    fn f<T: Float>(self, x: T) -> T {
+        if x > T::ZERO {
+            x
+        } else {
+            T::ZERO
+        }
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        if x > T::ZERO {
+            T::ONE
+        } else {
+            T::ZERO
+        }
+    }
+}
+
+/// `x` for `x > 0`, else `slope·x`; derivative `1` or `slope`.
+#[derive(Clone, Copy)]
+pub struct LeakyRelu(pub f64);
+impl Unary for LeakyRelu {
+    const NAME: &'static str = "leaky_relu";
+    fn f<T: Float>(self, x: T) -> T {
+        if x > T::ZERO {
+            x
+        } else {
+            T::from_f64(self.0) * x
+        }
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        if x > T::ZERO {
+            T::ONE
+        } else {
+            T::from_f64(self.0)
+        }
+    }
+}
+
+/// `GELU(x) = x·Φ(x) = ½x(1 + erf(x/√2))` (exact form); derivative `Φ(x) + x·φ(x)`.
+#[derive(Clone, Copy)]
+pub struct Gelu;
+impl Unary for Gelu {
+    const NAME: &'static str = "gelu";
+    fn f<T: Float>(self, x: T) -> T {
+        let half = T::from_f64(0.5);
+        half * x * (T::ONE + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        let cdf =
+            T::from_f64(0.5) * (T::ONE + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
+        let pdf = (-(x * x) * T::from_f64(0.5)).exp() * T::from_f64(0.398_942_280_401_432_7);
+        cdf + x * pdf
+    }
+}
+
+/// `softplus(x) = ln(1 + eˣ)`, as `max(x, 0) + ln(1 + e^{−|x|})` so it never overflows; derivative `σ(x)`.
+#[derive(Clone, Copy)]
+pub struct Softplus;
+impl Unary for Softplus {
+    const NAME: &'static str = "softplus";
+    fn f<T: Float>(self, x: T) -> T {
+        let pos = if x > T::ZERO { x } else { T::ZERO };
+        pos + (-x.abs()).exp().ln_1p()
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        Sigmoid.f(x)
+    }
+}
+
+/// `min(max(x, lo), hi)`; derivative `1` strictly inside `(lo, hi)`, else `0`.
+#[derive(Clone, Copy)]
+pub struct Clamp(pub f64, pub f64);
+impl Unary for Clamp {
+    const NAME: &'static str = "clamp";
+    fn f<T: Float>(self, x: T) -> T {
+        let (lo, hi) = (T::from_f64(self.0), T::from_f64(self.1));
+        if x < lo {
+            lo
+        } else if x > hi {
+            hi
+        } else {
+            x
+        }
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        if x > T::from_f64(self.0) && x < T::from_f64(self.1) {
+            T::ONE
+        } else {
+            T::ZERO
+        }
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// `eˣ` elementwise.
+    pub fn exp(&self) -> Var<T> {
+        self.unary(Exp)
+    }
+    /// `ln x` elementwise.
+    pub fn log(&self) -> Var<T> {
+        self.unary(Log)
+    }
+    /// `√x` elementwise.
+    pub fn sqrt(&self) -> Var<T> {
+        self.unary(Sqrt)
+    }
+    /// `xᵖ` elementwise for a fixed real exponent.
+    pub fn powf(&self, p: f64) -> Var<T> {
+        self.unary(Powf(p))
+    }
+    /// `x²` elementwise.
+    pub fn square(&self) -> Var<T> {
+        self.mul(self)
+    }
+    /// `|x|` elementwise.
+    pub fn abs(&self) -> Var<T> {
+        self.unary(Abs)
+    }
+    /// `tanh x` elementwise.
+    pub fn tanh(&self) -> Var<T> {
+        self.unary(Tanh)
+    }
+    /// The logistic sigmoid elementwise.
+    pub fn sigmoid(&self) -> Var<T> {
+        self.unary(Sigmoid)
+    }
+    /// `max(x, 0)` elementwise.
+    pub fn relu(&self) -> Var<T> {
+        self.unary(Relu)
+    }
+    /// Leaky ReLU with negative `slope`.
+    pub fn leaky_relu(&self, slope: f64) -> Var<T> {
+        self.unary(LeakyRelu(slope))
+    }
+    /// GELU, exact (erf) form.
+    pub fn gelu(&self) -> Var<T> {
+        self.unary(Gelu)
+    }
+    /// `ln(1 + eˣ)`, computed stably.
+    pub fn softplus(&self) -> Var<T> {
+        self.unary(Softplus)
+    }
+    /// Clamps into `[lo, hi]`.
+    ///
+    /// # Panics
+    /// If `lo > hi`; [`Var::try_clamp`] returns the error.
+    #[track_caller]
+    pub fn clamp(&self, lo: f64, hi: f64) -> Var<T> {
+        or_panic(self.try_clamp(lo, hi))
+    }
+    /// Fallible [`Var::clamp`].
+    pub fn try_clamp(&self, lo: f64, hi: f64) -> Result<Var<T>> {
+        if lo > hi || lo.is_nan() || hi.is_nan() {
+            return Err(TensorError::InvalidArgument {
+                op: "clamp",
+                what: format!("lower bound {lo} above upper bound {hi}"),
+            }
+            .into());
+        }
+        Ok(self.unary(Clamp(lo, hi)))
+    }
+}

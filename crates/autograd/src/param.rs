@@ -1,0 +1,103 @@
+//! Long-lived, named parameters that outlive any one tape.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tapegrad_tensor::{Float, Tensor};
+
+/// A parameter's identity: stable for its life, unique in the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamId(u64);
+
+/// Hands out ids; a counter, not state any computation reads.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+struct Inner<T> {
+    id: ParamId,
+    name: String,
+    value: RwLock<Tensor<T>>,
+}
+
+/// A trainable tensor with a stable id and a name (e.g. `layers.0.weight`).
+///
+/// Cloning a `Param` gives another handle to the same parameter, as `Arc` does. A tape links it
+/// in with [`Tape::param`](crate::Tape::param); an optimizer updates it in place between tapes.
+///
+/// ```
+/// # use tapegrad_autograd::Param;
+/// # use tapegrad_tensor::Tensor;
+/// let w = Param::new("w", Tensor::<f32>::zeros(&[2, 3]));
+/// assert_eq!(w.shape(), vec![2, 3]);
+/// ```
+#[derive(Clone)]
+pub struct Param<T> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T: Float> Param<T> {
+    /// A new parameter holding `value`.
+    pub fn new(name: impl Into<String>, value: Tensor<T>) -> Self {
+        let id = ParamId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        Param {
+            inner: Arc::new(Inner {
+                id,
+                name: name.into(),
+                value: RwLock::new(value.contiguous()),
+            }),
+        }
+    }
+
+    /// This parameter's id.
+    pub fn id(&self) -> ParamId {
+        self.inner.id
+    }
+
+    /// This parameter's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The current value (a cheap clone sharing storage).
+    pub fn value(&self) -> Tensor<T> {
+        self.inner
+            .value
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The current value's shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.inner
+            .value
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .shape()
+            .to_vec()
+    }
+
+    /// Number of scalars in the parameter.
+    pub fn numel(&self) -> usize {
+        self.inner
+            .value
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .numel()
+    }
+
+    /// Replaces the value (the shape may change; checkpoints check shapes before calling this).
+    pub fn set_value(&self, value: Tensor<T>) {
+        *self.inner.value.write().unwrap_or_else(|e| e.into_inner()) = value.contiguous();
+    }
+
+    /// Runs `f` on the value's elements in place, row-major; no copy when no tape still holds the value.
+    pub fn update<R>(&self, f: impl FnOnce(&mut [T]) -> R) -> R {
+        let mut guard = self.inner.value.write().unwrap_or_else(|e| e.into_inner());
+        f(guard.as_mut_slice())
+    }
+}
+
+impl<T: Float> std::fmt::Debug for Param<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Param({:?}, shape {:?})", self.name(), self.shape())
+    }
+}

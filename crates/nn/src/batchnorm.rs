@@ -1,0 +1,109 @@
+//! `BatchNorm1d`: normalise each feature over the batch, then scale and shift.
+
+use crate::module::{Mode, Module, Named};
+use tapegrad_autograd::{Param, Var};
+use tapegrad_tensor::{Float, Tensor};
+
+/// Batch normalisation over `[batch, features]` inputs:
+/// `y = γ · (x − μ_B) / √(σ²_B + ε) + β` with the batch's mean and (population) variance.
+///
+/// In [`Mode::Train`] the batch statistics are used and folded into running estimates,
+/// `r ← (1 − momentum)·r + momentum·stat`, with the running variance unbiased (`n/(n−1)·σ²_B`) as
+/// PyTorch keeps it; in [`Mode::Eval`] the running estimates replace the batch statistics.
+/// The gradient flows through μ_B and σ²_B: the op is composed from differentiable ones.
+pub struct BatchNorm1d<T: Float> {
+    gamma: Param<T>,
+    beta: Param<T>,
+    running_mean: Param<T>,
+    running_var: Param<T>,
+    momentum: f64,
+    eps: f64,
+}
+
+impl<T: Float> BatchNorm1d<T> {
+    /// A layer for `features` features, with momentum 0.1 and ε = 1e-5 (PyTorch's defaults).
+    pub fn new(features: usize) -> Self {
+        BatchNorm1d {
+            gamma: Param::new("weight", Tensor::ones(&[features])),
+            beta: Param::new("bias", Tensor::zeros(&[features])),
+            running_mean: Param::new("running_mean", Tensor::zeros(&[features])),
+            running_var: Param::new("running_var", Tensor::ones(&[features])),
+            momentum: 0.1,
+            eps: 1e-5,
+        }
+    }
+
+    /// The same layer with another running-average momentum.
+    pub fn with_momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// The running mean (a buffer).
+    pub fn running_mean(&self) -> Tensor<T> {
+        self.running_mean.value()
+    }
+
+    /// The running variance (a buffer).
+    pub fn running_var(&self) -> Tensor<T> {
+        self.running_var.value()
+    }
+}
+
+impl<T: Float> Module<T> for BatchNorm1d<T> {
+    fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        let tape = x.tape();
+        let eps = T::from_f64(self.eps);
+        let normalized = match mode {
+            Mode::Train => {
+                let mean = x.mean(&[0], true);
+                let var = x.var(&[0], true);
+                let n = x.shape()[0];
+                let m = T::from_f64(self.momentum);
+                let keep = T::ONE - m;
+                let unbiased = if n > 1 {
+                    T::from_usize(n) / T::from_usize(n - 1)
+                } else {
+                    T::ONE
+                };
+                let batch_mean = mean.value().reshape(&[x.shape()[1]]);
+                let batch_var = var.value().reshape(&[x.shape()[1]]).mul_scalar(unbiased);
+                let rm = self
+                    .running_mean
+                    .value()
+                    .mul_scalar(keep)
+                    .add(&batch_mean.mul_scalar(m));
+                let rv = self
+                    .running_var
+                    .value()
+                    .mul_scalar(keep)
+                    .add(&batch_var.mul_scalar(m));
+                self.running_mean.set_value(rm);
+                self.running_var.set_value(rv);
+                x.sub(&mean).div(&var.add_scalar(eps).sqrt())
+            }
+            Mode::Eval => {
+                let mean = tape.input(self.running_mean.value());
+                let std = tape.input(self.running_var.value().add_scalar(eps).sqrt());
+                x.sub(&mean).div(&std)
+            }
+        };
+        normalized
+            .mul(&tape.param(&self.gamma))
+            .add(&tape.param(&self.beta))
+    }
+
+    fn parameters(&self) -> Vec<Named<T>> {
+        vec![
+            ("weight".into(), self.gamma.clone()),
+            ("bias".into(), self.beta.clone()),
+        ]
+    }
+
+    fn buffers(&self) -> Vec<Named<T>> {
+        vec![
+            ("running_mean".into(), self.running_mean.clone()),
+            ("running_var".into(), self.running_var.clone()),
+        ]
+    }
+}

@@ -1,0 +1,58 @@
+//! `Dropout` as a layer.
+
+use crate::error::{NnError, Result};
+use crate::module::{Mode, Module, Named};
+use tapegrad_autograd::Var;
+use tapegrad_tensor::Float;
+
+/// Inverted dropout: in [`Mode::Train`], zeroes each element with probability `p` and scales the
+/// rest by `1/(1 − p)`; in [`Mode::Eval`], the identity.
+///
+/// Masks come from the tape's generator, so a training step's tape must be made with
+/// [`Tape::with_seed`](tapegrad_autograd::Tape::with_seed): the same seeds give the same masks.
+#[derive(Debug, Clone, Copy)]
+pub struct Dropout {
+    p: f64,
+}
+
+impl Dropout {
+    /// Dropout with drop probability `p`.
+    ///
+    /// # Panics
+    /// If `p` is outside `[0, 1)`; [`Dropout::try_new`] returns the error.
+    #[track_caller]
+    pub fn new(p: f64) -> Self {
+        match Self::try_new(p) {
+            Ok(d) => d,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Fallible [`Dropout::new`].
+    pub fn try_new(p: f64) -> Result<Self> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(NnError::Config {
+                what: "Dropout",
+                why: format!("probability {p} is outside [0, 1)"),
+            });
+        }
+        Ok(Dropout { p })
+    }
+
+    /// The drop probability.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+}
+
+impl<T: Float> Module<T> for Dropout {
+    fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        if mode == Mode::Eval || self.p == 0.0 {
+            return x.clone();
+        }
+        x.tape().with_rng(|rng| x.dropout(self.p, rng, true))
+    }
+    fn parameters(&self) -> Vec<Named<T>> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,48 @@
+//! L2 regularisation as a loss term, so autograd differentiates it like any other.
+//!
+//! `λ/(2m) Σ_l ‖W_l‖²` over the weights (biases excluded by default, as in the course), with `m`
+//! the batch size. Its gradient is `(λ/m)·W`, so with plain SGD it equals *coupled* weight decay
+//! `wd = λ/m` (`Sgd { weight_decay }` in tapegrad-optim). With Adam the two differ: the penalty's
+//! gradient is rescaled by Adam's per-parameter step size, while AdamW's *decoupled* decay shrinks
+//! weights directly, which is why AdamW exists.
+
+use crate::module::{Module, Named};
+use tapegrad_autograd::{Tape, Var};
+use tapegrad_tensor::{Float, Tensor};
+
+/// Which parameters the penalty covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum L2Scope {
+    /// Parameters whose name ends in `weight` (the default).
+    #[default]
+    Weights,
+    /// Every parameter, biases included.
+    All,
+}
+
+/// `λ/(2m) Σ ‖W‖²` over `model`'s weights, recorded on `tape`.
+pub fn l2_penalty<T: Float>(
+    tape: &Tape<T>,
+    model: &dyn Module<T>,
+    lambda: f64,
+    m: usize,
+) -> Var<T> {
+    l2_penalty_of(tape, &model.parameters(), lambda, m, L2Scope::Weights)
+}
+
+/// `λ/(2m) Σ ‖p‖²` over the parameters in `scope`.
+pub fn l2_penalty_of<T: Float>(
+    tape: &Tape<T>,
+    params: &[Named<T>],
+    lambda: f64,
+    m: usize,
+    scope: L2Scope,
+) -> Var<T> {
+    let mut total = tape.input(Tensor::scalar(T::ZERO));
+    for (name, p) in params {
+        if scope == L2Scope::All || name.ends_with("weight") {
+            total = total + tape.param(p).square().sum_all();
+        }
+    }
+    total.mul_scalar(T::from_f64(lambda / (2.0 * m as f64)))
+}

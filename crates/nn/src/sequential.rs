@@ -1,0 +1,64 @@
+//! `Sequential`: layers applied in order.
+
+use crate::module::{prefixed, prefixed_buffers, Mode, Module, Named};
+use tapegrad_autograd::Var;
+use tapegrad_tensor::Float;
+
+/// Layers applied one after another; parameters are named by position (`0.weight`, `2.bias`).
+pub struct Sequential<T: Float> {
+    layers: Vec<Box<dyn Module<T>>>,
+}
+
+impl<T: Float> Default for Sequential<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Float> Sequential<T> {
+    /// An empty stack (the identity).
+    pub fn new() -> Self {
+        Sequential { layers: Vec::new() }
+    }
+
+    /// Appends a layer.
+    #[allow(clippy::should_implement_trait)]
+    pub fn push(mut self, layer: impl Module<T> + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether there are no layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+impl<T: Float> Module<T> for Sequential<T> {
+    fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        self.layers
+            .iter()
+            .fold(x.clone(), |h, layer| layer.forward(&h, mode))
+    }
+
+    fn parameters(&self) -> Vec<Named<T>> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| prefixed(&i.to_string(), l.as_ref()))
+            .collect()
+    }
+
+    fn buffers(&self) -> Vec<Named<T>> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| prefixed_buffers(&i.to_string(), l.as_ref()))
+            .collect()
+    }
+}
