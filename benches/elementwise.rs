@@ -2,6 +2,9 @@
 //!
 //! Run: `cargo bench --bench elementwise`
 
+// criterion_group! generates undocumented public functions.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::{rngs::StdRng, SeedableRng};
 use tapegrad::tensor::Tensor;

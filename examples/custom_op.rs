@@ -70,7 +70,7 @@ fn main() {
     let report = gradcheck(
         "softsign",
         |v| v[0].unary(Softsign),
-        &[xs.clone()],
+        std::slice::from_ref(&xs),
         Check::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"));

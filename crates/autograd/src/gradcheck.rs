@@ -86,7 +86,7 @@ pub enum GradcheckError {
         /// The name the check was given.
         name: String,
         /// The worst element.
-        worst: Mismatch,
+        worst: Box<Mismatch>,
         /// For a model check, the relative difference of the whole θ (else the worst element's).
         relative_difference: f64,
         /// The tolerance that was exceeded, described.
@@ -251,7 +251,7 @@ pub fn gradcheck(
         Some(worst) => Err(GradcheckError::Mismatch {
             name: name.to_string(),
             relative_difference: worst.rel_error,
-            worst,
+            worst: Box::new(worst),
             tolerance: format!(
                 "|analytic − numeric| ≤ {:e} + {:e}·|numeric|, ε = {:e}",
                 check.atol, check.rtol, check.eps
@@ -389,7 +389,7 @@ pub fn gradcheck_params(
     if relative_difference > opts.threshold {
         return Err(GradcheckError::Mismatch {
             name: name.to_string(),
-            worst: worst.expect("a failing check compared at least one element"),
+            worst: Box::new(worst.expect("a failing check compared at least one element")),
             relative_difference,
             tolerance: format!(
                 "‖g_num − g_ana‖ / (‖g_num‖ + ‖g_ana‖) ≤ {:e}, ε = {:e}",

@@ -129,7 +129,8 @@ fn model_check_names_the_failing_parameter() {
         let h = tape.input(x.clone()).matmul(&tape.param(&w)) + bad_cube(&tape.param(&b));
         h.sum_all()
     };
-    let err = gradcheck_params("tiny", loss, &[w, b], ModelCheck::default()).unwrap_err();
+    let err =
+        gradcheck_params("tiny", loss, &[w.clone(), b.clone()], ModelCheck::default()).unwrap_err();
     let GradcheckError::Mismatch { ref worst, .. } = err else {
         panic!("{err}")
     };

@@ -22,7 +22,15 @@ pub fn normalize_axis(op: &'static str, axis: isize, rank: usize) -> Result<usiz
 /// Like [`normalize_axis`] but allows `axis == rank` (an insertion point, as for `unsqueeze`).
 pub fn normalize_insert_axis(op: &'static str, axis: isize, rank: usize) -> Result<usize> {
     // The error names the tensor's own rank, not the rank + 1 insertion points.
-    normalize_axis(op, axis, rank + 1).map_err(|_| TensorError::InvalidAxis { op, axis, rank })
+    normalize_axis(op, axis, rank + 1).map_err(|_| {
+        TensorError::arg(
+            op,
+            format!(
+                "axis {axis} is out of range for inserting an axis into a tensor of rank {rank} (valid: {}..={rank})",
+                -(rank as isize) - 1
+            ),
+        )
+    })
 }
 
 /// Normalises a list of axes, sorted and without duplicates.

@@ -261,7 +261,7 @@ fn errors_name_the_op_and_what_is_wrong() {
         ),
         (
             Tensor::try_stack(&[&x], -4).unwrap_err(),
-            "stack: axis -4 is out of range for a tensor of rank 3 (valid: -3..3)",
+            "stack: invalid argument: axis -4 is out of range for inserting an axis into a tensor of rank 2 (valid: -3..=2)",
         ),
         (
             x.try_chunk(0, 1).unwrap_err(),
