@@ -14,5 +14,14 @@ pub use tapegrad_tensor as tensor;
 
 /// The common types in one import.
 pub mod prelude {
+    pub use crate::data::{BatchOptions, Dataset, Mnist};
+    pub use tapegrad_autograd::ops::{CrossEntropyOptions, Reduction};
+    pub use tapegrad_autograd::{
+        gradcheck, gradcheck_params, Check, Grads, ModelCheck, Param, Tape, Var,
+    };
+    pub use tapegrad_nn::{
+        l2_penalty, load_module, save_module, BatchNorm1d, Dropout, Flatten, Init, Linear, Mode,
+        Module, Normalizer, Relu, Sequential, Sigmoid, Tanh,
+    };
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }
