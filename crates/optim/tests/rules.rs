@@ -429,6 +429,9 @@ fn f32_adam_tracks_f64() {
     let want = adam_by_hand(0.1, 0.0, false, false)[2];
     let got = w32.value().to_vec();
     for i in 0..2 {
-        assert!((got[i] as f64 - want[i]).abs() < 1e-5, "{got:?} vs {want:?}");
+        assert!(
+            (got[i] as f64 - want[i]).abs() < 1e-5,
+            "{got:?} vs {want:?}"
+        );
     }
 }
