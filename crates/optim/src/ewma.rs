@@ -22,7 +22,7 @@ fn check_beta(what: &'static str, beta: f64) -> Result<()> {
 ///
 /// ```
 /// # use tapegrad_optim::Ewma;
-/// let mut avg = Ewma::new(0.9);
+/// let mut avg: Ewma = Ewma::new(0.9); // Ewma<f64>; Ewma::<f32> for f32
 /// avg.update(10.0);
 /// assert!((avg.value() - 1.0).abs() < 1e-12);      // 0.1 · 10
 /// assert!((avg.corrected() - 10.0).abs() < 1e-12); // 1 / (1 − 0.9)
