@@ -14,5 +14,9 @@ pub use tapegrad_tensor as tensor;
 
 /// The common types in one import.
 pub mod prelude {
+    pub use tapegrad_optim::{
+        clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Ewma, Momentum,
+        Optimizer, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
+    };
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }
