@@ -23,5 +23,9 @@ pub mod prelude {
         l2_penalty, load_module, save_module, BatchNorm1d, Dropout, Flatten, Init, Linear, Mode,
         Module, Normalizer, Relu, Sequential, Sigmoid, Tanh,
     };
+    pub use tapegrad_optim::{
+        clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Ewma, Momentum,
+        Optimizer, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
+    };
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

@@ -1,0 +1,133 @@
+//! Errors of the optim layer: state files, mismatched state, bad configuration.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result of a fallible optim call.
+pub type Result<T> = std::result::Result<T, OptimError>;
+
+/// What went wrong in the optim layer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OptimError {
+    /// Reading or writing a state file failed.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done (`"reading"`, `"replacing"`, …).
+        action: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A state file is not valid safetensors, or its contents cannot be optimizer state.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// Saved state does not fit this optimizer: other parameters, shapes or hyperparameters.
+    Mismatch {
+        /// The file, or `None` for an in-memory [`StateDict`](crate::StateDict).
+        path: Option<PathBuf>,
+        /// Names (parameters or state tensors) the optimizer expects and the state lacks.
+        missing: Vec<String>,
+        /// Names the state has and the optimizer does not know.
+        unexpected: Vec<String>,
+        /// `name: optimizer … vs state …` for each disagreement in shape or value.
+        mismatched: Vec<String>,
+    },
+    /// A configuration value is out of its domain.
+    Config {
+        /// The type being configured (`"Adam"`, `"Ewma"`, …).
+        what: &'static str,
+        /// Why the value is wrong.
+        why: String,
+    },
+}
+
+impl OptimError {
+    pub(crate) fn config(what: &'static str, why: impl Into<String>) -> Self {
+        OptimError::Config {
+            what,
+            why: why.into(),
+        }
+    }
+
+    /// The same error, naming `path` as the file it came from.
+    pub(crate) fn at(self, file: &std::path::Path) -> Self {
+        match self {
+            OptimError::Mismatch {
+                path: None,
+                missing,
+                unexpected,
+                mismatched,
+            } => OptimError::Mismatch {
+                path: Some(file.to_path_buf()),
+                missing,
+                unexpected,
+                mismatched,
+            },
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for OptimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptimError::Io {
+                path,
+                action,
+                source,
+            } => write!(f, "{action} {}: {source}", path.display()),
+            OptimError::Corrupt { path, what } => {
+                write!(
+                    f,
+                    "{} is not a usable optimizer state: {what}",
+                    path.display()
+                )
+            }
+            OptimError::Mismatch {
+                path,
+                missing,
+                unexpected,
+                mismatched,
+            } => {
+                match path {
+                    Some(p) => write!(f, "{} does not match the optimizer:", p.display())?,
+                    None => write!(f, "the state dict does not match the optimizer:")?,
+                }
+                if !missing.is_empty() {
+                    write!(f, " missing {missing:?};")?;
+                }
+                if !unexpected.is_empty() {
+                    write!(f, " unexpected {unexpected:?};")?;
+                }
+                if !mismatched.is_empty() {
+                    write!(f, " mismatched {mismatched:?};")?;
+                }
+                Ok(())
+            }
+            OptimError::Config { what, why } => write!(f, "{what}: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for OptimError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OptimError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Unwraps an optim result; a failure panics with the error's message at the caller's line.
+#[track_caller]
+pub(crate) fn or_panic<T>(result: Result<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(err) => panic!("{err}"),
+    }
+}

@@ -1,0 +1,199 @@
+//! Learning-rate schedules: a function from the epoch (or step) number to a learning rate.
+//!
+//! A schedule is stateless: call [`Optimizer::set_lr`](crate::Optimizer::set_lr) with
+//! `schedule.lr(epoch)` at the start of each epoch. Epochs count from 0.
+//!
+//! ```
+//! use tapegrad_optim::{CosineAnnealing, Schedule, Warmup};
+//! let schedule = Warmup { schedule: CosineAnnealing { initial_lr: 0.1, min_lr: 0.0, period: 10 }, warmup: 5 };
+//! let table: Vec<f64> = (0..16).map(|e| schedule.lr(e)).collect();
+//! assert!((table[0] - 0.02).abs() < 1e-15);   // warm-up: 1/5 of the way
+//! assert_eq!(table[4], 0.1);                   // warm-up ends at the schedule's epoch 0
+//! assert!(table[14].abs() < 1e-15);            // ten epochs of annealing later
+//! ```
+
+use std::f64::consts::PI;
+
+/// A learning rate for each epoch (or step; the unit is whatever the caller counts).
+pub trait Schedule {
+    /// The learning rate for `epoch`, counting from 0.
+    fn lr(&self, epoch: usize) -> f64;
+}
+
+impl<S: Schedule + ?Sized> Schedule for &S {
+    fn lr(&self, epoch: usize) -> f64 {
+        (**self).lr(epoch)
+    }
+}
+
+impl<S: Schedule + ?Sized> Schedule for Box<S> {
+    fn lr(&self, epoch: usize) -> f64 {
+        (**self).lr(epoch)
+    }
+}
+
+/// The same learning rate every epoch: `α = lr`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Constant {
+    /// The learning rate.
+    pub lr: f64,
+}
+
+impl Schedule for Constant {
+    fn lr(&self, _epoch: usize) -> f64 {
+        self.lr
+    }
+}
+
+/// `α = α₀ / (1 + decay_rate · epoch)`.
+///
+/// PyTorch has no direct equivalent; `LambdaLR(lambda e: 1 / (1 + r·e))` gives the same.
+///
+/// ```
+/// # use tapegrad_optim::{InverseTimeDecay, Schedule};
+/// let s = InverseTimeDecay { initial_lr: 0.2, decay_rate: 1.0 };
+/// assert_eq!([s.lr(0), s.lr(1), s.lr(3)], [0.2, 0.1, 0.05]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InverseTimeDecay {
+    /// `α₀`, the rate at epoch 0.
+    pub initial_lr: f64,
+    /// How fast the rate falls; at epoch `1/decay_rate` it has halved.
+    pub decay_rate: f64,
+}
+
+impl Schedule for InverseTimeDecay {
+    fn lr(&self, epoch: usize) -> f64 {
+        self.initial_lr / (1.0 + self.decay_rate * epoch as f64)
+    }
+}
+
+/// `α = α₀ · rate^epoch` (PyTorch: `ExponentialLR` with `gamma = rate`).
+///
+/// ```
+/// # use tapegrad_optim::{ExponentialDecay, Schedule};
+/// let s = ExponentialDecay { initial_lr: 1.0, rate: 0.5 };
+/// assert_eq!([s.lr(0), s.lr(1), s.lr(3)], [1.0, 0.5, 0.125]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExponentialDecay {
+    /// `α₀`, the rate at epoch 0.
+    pub initial_lr: f64,
+    /// The factor applied each epoch, typically a little below 1 (e.g. `0.95`).
+    pub rate: f64,
+}
+
+impl Schedule for ExponentialDecay {
+    fn lr(&self, epoch: usize) -> f64 {
+        self.initial_lr * self.rate.powf(epoch as f64)
+    }
+}
+
+/// `α = α₀ · k / √max(epoch, 1)`: epochs 0 and 1 both use `α₀ · k`, so epoch 0 is finite.
+///
+/// ```
+/// # use tapegrad_optim::{InverseSqrtDecay, Schedule};
+/// let s = InverseSqrtDecay { initial_lr: 0.1, k: 2.0 };
+/// assert_eq!([s.lr(0), s.lr(1), s.lr(4)], [0.2, 0.2, 0.1]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InverseSqrtDecay {
+    /// `α₀`.
+    pub initial_lr: f64,
+    /// The constant `k` scaling `α₀`.
+    pub k: f64,
+}
+
+impl Schedule for InverseSqrtDecay {
+    fn lr(&self, epoch: usize) -> f64 {
+        self.initial_lr * self.k / (epoch.max(1) as f64).sqrt()
+    }
+}
+
+/// `α = α₀ · γ^⌊epoch / step_size⌋`: multiplied by `γ` every `step_size` epochs
+/// (PyTorch: `StepLR`).
+///
+/// ```
+/// # use tapegrad_optim::{Schedule, StepDecay};
+/// let s = StepDecay { initial_lr: 1.0, step_size: 2, gamma: 0.1 };
+/// assert_eq!([s.lr(0), s.lr(1), s.lr(2), s.lr(3)], [1.0, 1.0, 0.1, 0.1]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepDecay {
+    /// `α₀`, the rate for the first `step_size` epochs.
+    pub initial_lr: f64,
+    /// Epochs between decays; `0` is treated as `1`.
+    pub step_size: usize,
+    /// The factor applied at each decay.
+    pub gamma: f64,
+}
+
+impl Schedule for StepDecay {
+    fn lr(&self, epoch: usize) -> f64 {
+        let drops = epoch / self.step_size.max(1);
+        self.initial_lr * self.gamma.powf(drops as f64)
+    }
+}
+
+/// `α = α_min + ½(α₀ − α_min)(1 + cos(π · min(epoch, T) / T))` with `T = period`: a half
+/// cosine from `α₀` at epoch 0 to `α_min` at epoch `T`, then `α_min` (PyTorch's
+/// `CosineAnnealingLR` over one half-period, without restarts). A period of 0 gives `α_min`.
+///
+/// ```
+/// # use tapegrad_optim::{CosineAnnealing, Schedule};
+/// let s = CosineAnnealing { initial_lr: 1.0, min_lr: 0.0, period: 4 };
+/// assert_eq!(s.lr(0), 1.0);
+/// assert!((s.lr(2) - 0.5).abs() < 1e-15);
+/// assert_eq!([s.lr(4), s.lr(9)], [0.0, 0.0]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CosineAnnealing {
+    /// `α₀`, the rate at epoch 0.
+    pub initial_lr: f64,
+    /// `α_min`, reached at epoch `period` and kept afterwards.
+    pub min_lr: f64,
+    /// `T`, the number of epochs from `α₀` to `α_min`.
+    pub period: usize,
+}
+
+impl Schedule for CosineAnnealing {
+    fn lr(&self, epoch: usize) -> f64 {
+        if self.period == 0 {
+            return self.min_lr;
+        }
+        let progress = epoch.min(self.period) as f64 / self.period as f64;
+        self.min_lr + 0.5 * (self.initial_lr - self.min_lr) * (1.0 + (PI * progress).cos())
+    }
+}
+
+/// A linear warm-up of `w = warmup` epochs in front of any schedule `S`.
+///
+/// `α(e) = S(max(e − (w − 1), 0)) · min(1, (e + 1) / w)`: during warm-up the rate climbs
+/// linearly to `S(0)` in `w` equal steps (`S(0)/w, 2·S(0)/w, …, S(0)` at epoch `w − 1`), and from
+/// there `S` runs from its epoch 0, shifted by `w − 1`. `w = 0` is `S` unchanged.
+///
+/// ```
+/// # use tapegrad_optim::{Constant, ExponentialDecay, Schedule, Warmup};
+/// let s = Warmup { schedule: ExponentialDecay { initial_lr: 1.0, rate: 0.5 }, warmup: 4 };
+/// let table: Vec<f64> = (0..6).map(|e| s.lr(e)).collect();
+/// assert_eq!(table, [0.25, 0.5, 0.75, 1.0, 0.5, 0.25]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Warmup<S> {
+    /// The schedule after warm-up.
+    pub schedule: S,
+    /// Warm-up length `w` in epochs.
+    pub warmup: usize,
+}
+
+impl<S: Schedule> Schedule for Warmup<S> {
+    fn lr(&self, epoch: usize) -> f64 {
+        let shift = self.warmup.saturating_sub(1);
+        let base = self.schedule.lr(epoch.saturating_sub(shift));
+        if epoch + 1 < self.warmup {
+            base * (epoch + 1) as f64 / self.warmup as f64
+        } else {
+            base
+        }
+    }
+}
