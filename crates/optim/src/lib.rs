@@ -50,3 +50,21 @@ pub use schedule::{
     StepDecay, Warmup,
 };
 pub use sgd::{Momentum, Sgd, SgdConfig};
+
+/// Saves a [`StateDict`] to a safetensors file, atomically; the free-function form of
+/// [`Optimizer::save_state`] for optimizers held as `Box<dyn Optimizer<T>>`.
+pub fn save_state_dict_file<T: tapegrad_tensor::Float>(
+    path: impl AsRef<std::path::Path>,
+    state: &StateDict<T>,
+) -> Result<()> {
+    state::save(path.as_ref(), state)
+}
+
+/// Reads a [`StateDict`] saved by [`save_state_dict_file`] or [`Optimizer::save_state`]; pass it to
+/// [`Optimizer::load_state_dict`].
+pub fn load_state_dict_file<T: tapegrad_tensor::Float>(
+    path: impl AsRef<std::path::Path>,
+) -> Result<StateDict<T>> {
+    let path = path.as_ref();
+    state::load(path)
+}

@@ -1,0 +1,441 @@
+//! Trains a multilayer perceptron on MNIST: the headline example.
+//!
+//! Run: `cargo run --release --example mnist_mlp` (add `-- --help` for the flags)
+//!
+//! A 784-512-512-10 MLP (He init, ReLU, optional dropout and L2) trained with Adam (lr 1e-3) and
+//! mini-batches of 128 for 10 epochs. It prints a progress bar and one line per epoch, and can
+//! checkpoint each epoch (`--checkpoint PATH`), resume exactly where it stopped (`--resume`) and
+//! plot its curves (`--plot curves.png`).
+//!
+//! Data: `--data DIR`, else `$MNIST_DIR`, else the copy shipped in `data/mnist` (whose checksums
+//! are verified). Any data set in the same IDX format (Fashion-MNIST, say) works with `--data`.
+//!
+//! Inputs are scaled to [0, 1], then standardised with ONE mean and variance over all training
+//! pixels. A separate variance per pixel would divide the border pixels, which are almost always
+//! 0 (variance near 0), by a tiny number, so the rare stroke there becomes a huge input; measured
+//! elsewhere that costs about half a point of test accuracy (≈ 97.5% against ≈ 98.1%).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{rngs::StdRng, SeedableRng};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tapegrad::data::{resolve_data_dir, BatchOptions, Dataset, Mnist, MnistOptions, MNIST_DIR_VAR};
+use tapegrad::nn::{
+    load_module, save_module, Dropout, Init, Linear, Mode, Module, Normalizer, Relu, Sequential,
+};
+use tapegrad::optim::{
+    Adam, AdamConfig, AdamW, AdamWConfig, Constant, CosineAnnealing, ExponentialDecay,
+    InverseTimeDecay, Momentum, Optimizer, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
+    StepDecay,
+};
+use tapegrad::prelude::{l2_penalty, Tape, Tensor};
+
+/// Which optimizer trains the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerKind {
+    /// Adam (β₁ 0.9, β₂ 0.999, ε 1e-8).
+    Adam,
+    /// AdamW with decoupled weight decay 0.01.
+    Adamw,
+    /// Plain SGD.
+    Sgd,
+    /// SGD with classic momentum 0.9.
+    Momentum,
+    /// RMSprop (β 0.9).
+    Rmsprop,
+}
+
+/// How the learning rate changes from epoch to epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleKind {
+    /// The same rate every epoch.
+    Constant,
+    /// α₀ / (1 + decay·epoch).
+    InverseTime,
+    /// α₀ · decayᵉᵖᵒᶜʰ.
+    Exponential,
+    /// Halve every 3 epochs.
+    Step,
+    /// Cosine from α₀ to 0 over the run.
+    Cosine,
+}
+
+/// Flags of the MNIST example.
+#[derive(Debug, Clone, Parser)]
+#[command(about = "Train an MLP on MNIST with tapegrad")]
+pub struct Args {
+    /// Folder with the four IDX files (default: $MNIST_DIR, else the shipped data/mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Epochs to train.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Initial learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    pub optimizer: OptimizerKind,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value_t = ScheduleKind::InverseTime)]
+    pub schedule: ScheduleKind,
+    /// Decay rate of the inverse-time and exponential schedules.
+    #[arg(long, default_value_t = 0.2)]
+    pub decay: f64,
+    /// Hidden layer widths, comma separated.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![512, 512])]
+    pub hidden: Vec<usize>,
+    /// Dropout probability after each hidden layer (0 disables).
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
+    /// L2 strength λ of the penalty λ/(2m)·Σ‖W‖² (0 disables).
+    #[arg(long, default_value_t = 0.0)]
+    pub lambda: f64,
+    /// Seed of initialisation, shuffling and dropout.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Worker threads for the kernels (0: one per core). Results do not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Save the model and optimizer after every epoch to this path (and PATH.optim).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from --checkpoint.
+    #[arg(long, requires = "checkpoint")]
+    pub resume: bool,
+    /// Write loss and accuracy curves to this PNG.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// No progress bar (for logs and tests).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// One epoch's figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Mean training loss over the epoch (penalty included).
+    pub train_loss: f64,
+    /// Training accuracy measured during the epoch.
+    pub train_accuracy: f64,
+    /// Test accuracy after the epoch.
+    pub test_accuracy: f64,
+    /// Wall-clock seconds of the epoch's training.
+    pub seconds: f64,
+}
+
+fn build_model(args: &Args, rng: &mut StdRng) -> Sequential<f32> {
+    let mut model = Sequential::new();
+    let mut fan_in = 784;
+    for &width in &args.hidden {
+        model = model
+            .push(Linear::new(fan_in, width, Init::He, rng))
+            .push(Relu);
+        if args.dropout > 0.0 {
+            model = model.push(Dropout::new(args.dropout));
+        }
+        fan_in = width;
+    }
+    model.push(Linear::new(fan_in, 10, Init::Xavier, rng))
+}
+
+fn build_optimizer(args: &Args, model: &Sequential<f32>) -> Box<dyn Optimizer<f32>> {
+    let params = model.parameters();
+    match args.optimizer {
+        OptimizerKind::Adam => Box::new(Adam::new(
+            &params,
+            AdamConfig {
+                lr: args.lr,
+                ..Default::default()
+            },
+        )),
+        OptimizerKind::Adamw => Box::new(AdamW::new(
+            &params,
+            AdamWConfig {
+                lr: args.lr,
+                ..Default::default()
+            },
+        )),
+        OptimizerKind::Sgd => Box::new(Sgd::new(
+            &params,
+            SgdConfig {
+                lr: args.lr,
+                ..Default::default()
+            },
+        )),
+        OptimizerKind::Momentum => Box::new(Sgd::new(
+            &params,
+            SgdConfig {
+                lr: args.lr,
+                momentum: Momentum::classic(0.9),
+                ..Default::default()
+            },
+        )),
+        OptimizerKind::Rmsprop => Box::new(RmsProp::new(
+            &params,
+            RmsPropConfig {
+                lr: args.lr,
+                ..Default::default()
+            },
+        )),
+    }
+}
+
+fn build_schedule(args: &Args) -> Box<dyn Schedule> {
+    let lr = args.lr;
+    match args.schedule {
+        ScheduleKind::Constant => Box::new(Constant { lr }),
+        ScheduleKind::InverseTime => Box::new(InverseTimeDecay {
+            initial_lr: lr,
+            decay_rate: args.decay,
+        }),
+        ScheduleKind::Exponential => Box::new(ExponentialDecay {
+            initial_lr: lr,
+            rate: 1.0 - args.decay,
+        }),
+        ScheduleKind::Step => Box::new(StepDecay {
+            initial_lr: lr,
+            gamma: 0.5,
+            step_size: 3,
+        }),
+        ScheduleKind::Cosine => Box::new(CosineAnnealing {
+            initial_lr: lr,
+            min_lr: 0.0,
+            period: args.epochs,
+        }),
+    }
+}
+
+/// Accuracy of `model` on `data`, evaluated in batches without recording gradients.
+pub fn accuracy(model: &dyn Module<f32>, data: &Dataset<f32>) -> f64 {
+    let mut correct = 0;
+    let mut rng = StdRng::seed_from_u64(0);
+    let plain = BatchOptions {
+        shuffle: false,
+        drop_last: false,
+    };
+    for (x, y) in data.batches(1000, &mut rng, plain) {
+        let tape = Tape::new();
+        let logits = tape.no_grad(|| model.forward(&tape.input(x), Mode::Eval));
+        correct += count_correct(logits.value(), &y);
+    }
+    correct as f64 / data.len() as f64
+}
+
+fn count_correct(logits: &Tensor<f32>, labels: &[usize]) -> usize {
+    logits
+        .argmax(-1)
+        .iter()
+        .zip(labels)
+        .filter(|(p, y)| p == y)
+        .count()
+}
+
+fn optim_path(checkpoint: &Path) -> PathBuf {
+    let mut name = checkpoint.as_os_str().to_os_string();
+    name.push(".optim");
+    PathBuf::from(name)
+}
+
+/// Loads the data (shipped copy, `$MNIST_DIR` or `--data`) and standardises it.
+pub fn load_data(args: &Args) -> Result<(Dataset<f32>, Dataset<f32>), String> {
+    let explicit =
+        args.data.is_some() || std::env::var_os(MNIST_DIR_VAR).is_some_and(|v| !v.is_empty());
+    let dir = resolve_data_dir(args.data.clone());
+    // The shipped copy is MNIST itself, so its checksums are checked; another folder may hold any
+    // data set in the same format (Fashion-MNIST uses the same file names), so it is not.
+    let options = MnistOptions {
+        verify_checksums: !explicit,
+    };
+    let mnist = Mnist::load_with(&dir, options).map_err(|e| e.to_string())?;
+    let train = match args.train_limit {
+        Some(n) => mnist.train.subset(..n.min(mnist.train.len())),
+        None => mnist.train,
+    };
+    let norm = Normalizer::fit_global(train.x()).map_err(|e| e.to_string())?;
+    let standardise = |d: &Dataset<f32>| -> Result<Dataset<f32>, String> {
+        let x = norm.transform(d.x()).map_err(|e| e.to_string())?;
+        Dataset::try_new(x, d.y().to_vec()).map_err(|e| e.to_string())
+    };
+    Ok((standardise(&train)?, standardise(&mnist.test)?))
+}
+
+/// Trains as the flags say and returns one [`EpochStats`] per epoch trained in this run.
+pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
+    let (train, test) = load_data(args)?;
+    let mut init_rng = StdRng::seed_from_u64(args.seed);
+    let model = build_model(args, &mut init_rng);
+    let mut opt = build_optimizer(args, &model);
+    let schedule = build_schedule(args);
+    let mut first_epoch = 0;
+    if args.resume {
+        let path = args
+            .checkpoint
+            .as_ref()
+            .expect("clap requires --checkpoint with --resume");
+        let meta = load_module(&model, path).map_err(|e| format!("--resume: {e}"))?;
+        let state = tapegrad::optim::load_state_dict_file::<f32>(&optim_path(path))
+            .map_err(|e| format!("--resume: {e}"))?;
+        opt.load_state_dict(&state)
+            .map_err(|e| format!("--resume: {e}"))?;
+        first_epoch = meta
+            .get("epoch")
+            .and_then(|e| e.parse().ok())
+            .ok_or("--resume: the checkpoint has no epoch")?;
+        println!("resumed from {} after epoch {first_epoch}", path.display());
+    }
+    println!(
+        "{} training / {} test images; model {:?} with {} parameters; {:?}, lr {} ({:?})",
+        train.len(),
+        test.len(),
+        std::iter::once(784)
+            .chain(args.hidden.iter().copied())
+            .chain([10])
+            .collect::<Vec<_>>(),
+        model.num_parameters(),
+        args.optimizer,
+        args.lr,
+        args.schedule
+    );
+    let mut history = Vec::new();
+    for epoch in first_epoch..args.epochs {
+        let lr = schedule.lr(epoch);
+        opt.set_lr(lr);
+        // Each epoch's shuffle and each step's dropout derive from (seed, epoch, step), so a resumed
+        // run draws exactly what the uninterrupted one would have.
+        let mut rng = StdRng::seed_from_u64(
+            args.seed ^ (epoch as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let batches = train.batches(args.batch_size, &mut rng, BatchOptions::default());
+        let bar = if args.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(batches.len() as u64)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} batches, loss {msg} ({eta})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{}/{}", epoch + 1, args.epochs));
+        let start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (step, (x, y)) in batches.enumerate() {
+            let grads = {
+                let tape = Tape::with_seed(args.seed ^ ((epoch as u64) << 32 | step as u64));
+                let logits = model.forward(&tape.input(x), Mode::Train);
+                let mut loss = logits.cross_entropy(&y);
+                if args.lambda > 0.0 {
+                    loss = loss + l2_penalty(&tape, &model, args.lambda, y.len());
+                }
+                loss_sum += loss.value().item() as f64 * y.len() as f64;
+                correct += count_correct(logits.value(), &y);
+                seen += y.len();
+                loss.backward()
+            }; // the tape drops here, so the step below updates the weights in place
+            opt.step(&grads);
+            if step % 20 == 0 {
+                bar.set_message(format!("{:.4}", loss_sum / seen as f64));
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let seconds = start.elapsed().as_secs_f64();
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / seen as f64,
+            train_accuracy: correct as f64 / seen as f64,
+            test_accuracy: accuracy(&model, &test),
+            seconds,
+        };
+        println!(
+            "epoch {:>2}: lr {:.2e}  train loss {:.4}  train acc {:.2}%  test acc {:.2}%  {:.1} s  {:.0} samples/s",
+            stats.epoch,
+            stats.lr,
+            stats.train_loss,
+            100.0 * stats.train_accuracy,
+            100.0 * stats.test_accuracy,
+            seconds,
+            seen as f64 / seconds
+        );
+        history.push(stats);
+        if let Some(path) = &args.checkpoint {
+            let meta = HashMap::from([("epoch".to_string(), (epoch + 1).to_string())]);
+            save_module(&model, path, meta).map_err(|e| e.to_string())?;
+            tapegrad::optim::save_state_dict_file(&optim_path(path), &opt.state_dict())
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(path) = &args.plot {
+        plot(path, &history).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+        println!("curves written to {}", path.display());
+    }
+    Ok(history)
+}
+
+fn plot(path: &Path, history: &[EpochStats]) -> Result<(), Box<dyn std::error::Error>> {
+    use support::{figure, Panel, Series};
+    let pts = |f: fn(&EpochStats) -> f64| {
+        history
+            .iter()
+            .map(|s| (s.epoch as f64, f(s)))
+            .collect::<Vec<_>>()
+    };
+    let loss = [Series::new("train loss", pts(|s| s.train_loss))];
+    let acc = [
+        Series::new("train accuracy (%)", pts(|s| 100.0 * s.train_accuracy)),
+        Series::new("test accuracy (%)", pts(|s| 100.0 * s.test_accuracy)),
+    ];
+    figure(
+        path,
+        &[
+            Panel {
+                title: "MNIST MLP: loss",
+                x_label: "epoch",
+                y_label: "cross-entropy",
+                series: &loss,
+                log_y: true,
+            },
+            Panel {
+                title: "MNIST MLP: accuracy",
+                x_label: "epoch",
+                y_label: "%",
+                series: &acc,
+                log_y: false,
+            },
+        ],
+    )
+}
+
+#[allow(dead_code)] // a test includes this file as a module and calls `train` directly
+fn main() {
+    let args = Args::parse();
+    if args.threads > 0 {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .build_global()
+            .expect("the first pool set-up");
+    }
+    if let Err(e) = train(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
