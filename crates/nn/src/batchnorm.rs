@@ -11,6 +11,17 @@ use tapegrad_tensor::{Float, Tensor};
 /// `r ← (1 − momentum)·r + momentum·stat`, with the running variance unbiased (`n/(n−1)·σ²_B`) as
 /// PyTorch keeps it; in [`Mode::Eval`] the running estimates replace the batch statistics.
 /// The gradient flows through μ_B and σ²_B: the op is composed from differentiable ones.
+///
+/// ```
+/// # use tapegrad_nn::{BatchNorm1d, Mode, Module};
+/// # use tapegrad_autograd::Tape;
+/// # use tapegrad_tensor::Tensor;
+/// let bn = BatchNorm1d::<f64>::new(2);
+/// let x = Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2]);
+/// let y = bn.forward(&Tape::new().input(x), Mode::Train);
+/// let v = y.value().to_vec();
+/// assert!((v[0] + 1.0).abs() < 1e-4 && (v[3] - 1.0).abs() < 1e-4); // each feature standardised
+/// ```
 pub struct BatchNorm1d<T: Float> {
     gamma: Param<T>,
     beta: Param<T>,

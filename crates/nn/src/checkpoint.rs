@@ -163,6 +163,17 @@ fn describe(e: &safetensors::SafeTensorError) -> String {
     }
 }
 
+/// ```
+/// # use tapegrad_nn::{load_module, save_module, Init, Linear, Module};
+/// # use rand::{rngs::StdRng, SeedableRng};
+/// let path = std::env::temp_dir().join(format!("doc-{}.safetensors", std::process::id()));
+/// let model = Linear::<f32>::new(3, 2, Init::He, &mut StdRng::seed_from_u64(0));
+/// save_module(&model, &path, Default::default()).unwrap();
+/// let copy = Linear::<f32>::new(3, 2, Init::He, &mut StdRng::seed_from_u64(1));
+/// load_module(&copy, &path).unwrap();
+/// assert_eq!(copy.weight().value().to_vec(), model.weight().value().to_vec());
+/// # std::fs::remove_file(path).unwrap();
+/// ```
 /// Saves a module's parameters and buffers, keyed by their dotted names, plus `metadata`.
 pub fn save_module<T: Float>(
     model: &(impl Module<T> + ?Sized),

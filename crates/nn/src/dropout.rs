@@ -10,6 +10,17 @@ use tapegrad_tensor::Float;
 ///
 /// Masks come from the tape's generator, so a training step's tape must be made with
 /// [`Tape::with_seed`](tapegrad_autograd::Tape::with_seed): the same seeds give the same masks.
+///
+/// ```
+/// # use tapegrad_nn::{Dropout, Mode, Module};
+/// # use tapegrad_autograd::Tape;
+/// # use tapegrad_tensor::Tensor;
+/// let tape = Tape::with_seed(1);
+/// let x = tape.input(Tensor::<f64>::ones(&[1000]));
+/// let y = Dropout::new(0.5).forward(&x, Mode::Train);
+/// assert!(y.value().to_vec().iter().all(|&v| v == 0.0 || v == 2.0)); // kept units scaled by 1/(1 − p)
+/// assert_eq!(Dropout::new(0.5).forward(&x, Mode::Eval).value().to_vec(), x.value().to_vec());
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Dropout {
     p: f64,

@@ -16,6 +16,14 @@ use rand::Rng;
 use tapegrad_tensor::{Float, Tensor};
 
 /// An initialization scheme; combine with [`Init::gain`] to scale it.
+///
+/// ```
+/// # use tapegrad_nn::Init;
+/// assert_eq!(Init::He.variance(784, 512), 2.0 / 784.0);
+/// assert_eq!(Init::Xavier.variance(784, 512), 2.0 / (784.0 + 512.0));
+/// let scaled = Init::LeCun.gain(2.0); // standard deviation doubled
+/// assert_eq!(scaled.gain, 2.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Init {
     /// Xavier/Glorot normal: `N(0, 2/(fan_in + fan_out))`.

@@ -20,6 +20,15 @@ pub enum L2Scope {
     All,
 }
 
+/// ```
+/// # use tapegrad_nn::{l2_penalty, Init, Linear, Module};
+/// # use tapegrad_autograd::Tape;
+/// # use tapegrad_tensor::Tensor;
+/// let layer = Linear::<f64>::from_tensors(Tensor::from_vec(vec![1.0, 2.0], &[1, 2]), Some(Tensor::ones(&[1])));
+/// let tape = Tape::new();
+/// let penalty = l2_penalty(&tape, &layer, 0.5, 5); // 0.5/(2·5) · (1² + 2²); the bias is excluded
+/// assert!((penalty.value().item() - 0.25).abs() < 1e-12);
+/// ```
 /// `λ/(2m) Σ ‖W‖²` over `model`'s weights, recorded on `tape`.
 pub fn l2_penalty<T: Float>(
     tape: &Tape<T>,

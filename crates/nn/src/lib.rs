@@ -27,5 +27,5 @@ pub use l2::{l2_penalty, l2_penalty_of, L2Scope};
 pub use linear::Linear;
 pub use loss::{BceWithLogitsLoss, CrossEntropyLoss, MseLoss, NllLoss};
 pub use module::{prefixed, prefixed_buffers, Mode, Module, Named};
-pub use normalize::Normalizer;
+pub use normalize::{NormalizeLayer, Normalizer};
 pub use sequential::Sequential;

@@ -10,6 +10,17 @@ use tapegrad_tensor::{Float, Tensor};
 /// checkpoints map one to one) and `b` of shape `[out]`.
 ///
 /// `x` is `[batch, in]`; `Wᵀ` is a strided view, never a copy.
+///
+/// ```
+/// # use tapegrad_nn::{Init, Linear, Mode, Module};
+/// # use tapegrad_autograd::Tape;
+/// # use tapegrad_tensor::Tensor;
+/// # use rand::{rngs::StdRng, SeedableRng};
+/// let layer = Linear::<f32>::new(3, 2, Init::Xavier, &mut StdRng::seed_from_u64(0));
+/// let y = layer.forward(&Tape::new().input(Tensor::ones(&[4, 3])), Mode::Eval);
+/// assert_eq!(y.shape(), &[4, 2]);
+/// assert_eq!(layer.weight().shape(), vec![2, 3]);
+/// ```
 pub struct Linear<T: Float> {
     weight: Param<T>,
     bias: Option<Param<T>>,

@@ -5,6 +5,16 @@ use tapegrad_autograd::Var;
 use tapegrad_tensor::{Float, Tensor};
 
 /// Cross-entropy of logits against class indices, optionally label-smoothed.
+///
+/// ```
+/// # use tapegrad_nn::CrossEntropyLoss;
+/// # use tapegrad_autograd::Tape;
+/// # use tapegrad_tensor::Tensor;
+/// let tape = Tape::new();
+/// let logits = tape.input(Tensor::<f64>::zeros(&[2, 4]));
+/// let loss = CrossEntropyLoss::default().forward(&logits, &[0, 3]);
+/// assert!((loss.value().item() - 4f64.ln()).abs() < 1e-12); // uniform over 4 classes
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CrossEntropyLoss {
     /// Reduction and label smoothing.

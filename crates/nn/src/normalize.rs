@@ -1,6 +1,8 @@
 //! Input normalisation with statistics measured on the training set.
 
 use crate::error::{NnError, Result};
+use crate::module::{Mode, Module, Named};
+use tapegrad_autograd::{Param, Var};
 use tapegrad_tensor::{Float, Tensor};
 
 /// Standardises features: `(x − μ) / √(σ² + ε)` with μ and σ² measured on the training data
@@ -9,6 +11,18 @@ use tapegrad_tensor::{Float, Tensor};
 ///
 /// A feature that is constant in the training set (σ² = 0) is only centred: dividing by `√ε`
 /// would turn a rare nonzero test value into a huge input.
+///
+/// It is also a [`Module`] whose statistics are buffers (`mean`, `var`): put it first in a
+/// `Sequential` and it normalises every input and is saved and loaded with the model's weights.
+///
+/// ```
+/// # use tapegrad_nn::Normalizer;
+/// # use tapegrad_tensor::Tensor;
+/// let train = Tensor::from_vec(vec![0.0f64, 10.0, 2.0, 30.0], &[2, 2]);
+/// let norm = Normalizer::fit(&train).unwrap();
+/// let test = norm.transform(&Tensor::from_vec(vec![1.0, 20.0], &[1, 2])).unwrap();
+/// assert!(test.to_vec().iter().all(|v| v.abs() < 1e-6)); // the training means map to 0
+/// ```
 #[derive(Debug, Clone)]
 pub struct Normalizer<T: Float> {
     mean: Tensor<T>,
@@ -90,6 +104,44 @@ impl<T: Float> Normalizer<T> {
             (format!("{prefix}.var"), self.var.clone()),
         ]
     }
+
+    /// The normaliser as a layer whose statistics are saved with the model.
+    pub fn into_layer(self) -> NormalizeLayer<T> {
+        NormalizeLayer { mean: Param::new("mean", self.mean), var: Param::new("var", self.var), eps: self.eps }
+    }
+}
+
+/// A [`Normalizer`] as the first layer of a model: its μ and σ² are buffers, so checkpoints
+/// carry them and a reloaded model normalises its inputs exactly as in training.
+pub struct NormalizeLayer<T: Float> {
+    mean: Param<T>,
+    var: Param<T>,
+    eps: f64,
+}
+
+impl<T: Float> NormalizeLayer<T> {
+    /// The statistics as a [`Normalizer`] (for transforming a whole data set once).
+    pub fn normalizer(&self) -> Normalizer<T> {
+        Normalizer { mean: self.mean.value(), var: self.var.value(), eps: self.eps }
+    }
+}
+
+impl<T: Float> Module<T> for NormalizeLayer<T> {
+    fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
+        let n = self.normalizer();
+        let eps = T::from_f64(n.eps);
+        let scale = n.var.map(|v| if v > T::ZERO { T::ONE / (v + eps).sqrt() } else { T::ONE });
+        let tape = x.tape();
+        x.sub(&tape.input(n.mean)).mul(&tape.input(scale))
+    }
+
+    fn parameters(&self) -> Vec<Named<T>> {
+        Vec::new()
+    }
+
+    fn buffers(&self) -> Vec<Named<T>> {
+        vec![("mean".into(), self.mean.clone()), ("var".into(), self.var.clone())]
+    }
 }
 
 fn check_rank<T: Float>(x: &Tensor<T>) -> Result<()> {
@@ -121,6 +173,18 @@ mod tests {
         let test = Tensor::<f64>::from_vec(vec![2.0, 6.0], &[1, 2]);
         assert_eq!(n.transform(&test).unwrap().to_vec()[1], 1.0);
         assert!(Normalizer::<f64>::fit(&Tensor::zeros(&[0, 3])).is_err());
+    }
+
+    #[test]
+    fn the_layer_form_matches_and_carries_its_statistics() {
+        let x = Tensor::<f64>::from_vec(vec![1.0, 5.0, 3.0, 5.0], &[2, 2]);
+        let n = Normalizer::fit(&x).unwrap();
+        let want = n.transform(&x).unwrap().to_vec();
+        let layer = n.into_layer();
+        let got = layer.forward(&tapegrad_autograd::Tape::new().input(x), Mode::Eval).value().to_vec();
+        assert_eq!(got, want);
+        let names: Vec<String> = layer.buffers().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["mean", "var"]);
     }
 
     #[test]

@@ -5,6 +5,18 @@ use tapegrad_autograd::Var;
 use tapegrad_tensor::Float;
 
 /// Layers applied one after another; parameters are named by position (`0.weight`, `2.bias`).
+///
+/// ```
+/// # use tapegrad_nn::{Init, Linear, Mode, Module, Relu, Sequential};
+/// # use rand::{rngs::StdRng, SeedableRng};
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let model = Sequential::<f32>::new()
+///     .push(Linear::new(4, 8, Init::He, &mut rng))
+///     .push(Relu)
+///     .push(Linear::new(8, 2, Init::Xavier, &mut rng));
+/// let names: Vec<_> = model.parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+/// ```
 pub struct Sequential<T: Float> {
     layers: Vec<Box<dyn Module<T>>>,
 }
