@@ -289,7 +289,7 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
             .as_ref()
             .expect("clap requires --checkpoint with --resume");
         let meta = load_module(&model, path).map_err(|e| format!("--resume: {e}"))?;
-        let state = tapegrad::optim::load_state_dict_file::<f32>(&optim_path(path))
+        let state = tapegrad::optim::load_state_dict_file::<f32>(optim_path(path))
             .map_err(|e| format!("--resume: {e}"))?;
         opt.load_state_dict(&state)
             .map_err(|e| format!("--resume: {e}"))?;
@@ -380,7 +380,7 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
         if let Some(path) = &args.checkpoint {
             let meta = HashMap::from([("epoch".to_string(), (epoch + 1).to_string())]);
             save_module(&model, path, meta).map_err(|e| e.to_string())?;
-            tapegrad::optim::save_state_dict_file(&optim_path(path), &opt.state_dict())
+            tapegrad::optim::save_state_dict_file(optim_path(path), &opt.state_dict())
                 .map_err(|e| e.to_string())?;
         }
     }

@@ -270,6 +270,24 @@ fn cases() -> Vec<Case> {
             |x| x[0].matmul(&x[1]),
             &[normal(&[4], 48), normal(&[4], 49)]
         )),
+        case!("linear", || {
+            check(
+                "linear",
+                |x| x[0].linear(&x[1], Some(&x[2])),
+                &[
+                    transposed(&[3, 4], 82),
+                    stepped(&[2, 4], 83),
+                    normal(&[2], 84),
+                ],
+            )
+        }),
+        case!("linear batched, no bias", || {
+            check(
+                "linear",
+                |x| x[0].linear(&x[1], None),
+                &[normal(&[2, 3, 4], 85), transposed(&[5, 4], 86)],
+            )
+        }),
         // Views.
         case!("reshape", || check(
             "reshape",

@@ -23,8 +23,8 @@ impl<T: Float> Grads<T> {
         self.params.get(&id)
     }
 
-    /// `∂L/∂v` for a var recorded with [`Tape::input_with_grad`](crate::Tape::input_with_grad)
-    /// (or a param's var), or `None`.
+    /// `∂L/∂v` for a var recorded with [`Tape::input_with_grad`](crate::Tape::input_with_grad), or
+    /// `None`; a param's gradient is read with [`Grads::get`].
     pub fn wrt(&self, v: &Var<T>) -> Option<&Tensor<T>> {
         if v.tape_id() != self.tape_id {
             return None;

@@ -69,11 +69,8 @@ impl<T: Float> Linear<T> {
 impl<T: Float> Module<T> for Linear<T> {
     fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
         let tape = x.tape();
-        let y = x.matmul(&tape.param(&self.weight).t());
-        match &self.bias {
-            Some(b) => y + tape.param(b),
-            None => y,
-        }
+        let bias = self.bias.as_ref().map(|b| tape.param(b));
+        x.linear(&tape.param(&self.weight), bias.as_ref())
     }
 
     fn parameters(&self) -> Vec<Named<T>> {

@@ -107,7 +107,11 @@ impl<T: Float> Normalizer<T> {
 
     /// The normaliser as a layer whose statistics are saved with the model.
     pub fn into_layer(self) -> NormalizeLayer<T> {
-        NormalizeLayer { mean: Param::new("mean", self.mean), var: Param::new("var", self.var), eps: self.eps }
+        NormalizeLayer {
+            mean: Param::new("mean", self.mean),
+            var: Param::new("var", self.var),
+            eps: self.eps,
+        }
     }
 }
 
@@ -122,7 +126,11 @@ pub struct NormalizeLayer<T: Float> {
 impl<T: Float> NormalizeLayer<T> {
     /// The statistics as a [`Normalizer`] (for transforming a whole data set once).
     pub fn normalizer(&self) -> Normalizer<T> {
-        Normalizer { mean: self.mean.value(), var: self.var.value(), eps: self.eps }
+        Normalizer {
+            mean: self.mean.value(),
+            var: self.var.value(),
+            eps: self.eps,
+        }
     }
 }
 
@@ -130,7 +138,13 @@ impl<T: Float> Module<T> for NormalizeLayer<T> {
     fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
         let n = self.normalizer();
         let eps = T::from_f64(n.eps);
-        let scale = n.var.map(|v| if v > T::ZERO { T::ONE / (v + eps).sqrt() } else { T::ONE });
+        let scale = n.var.map(|v| {
+            if v > T::ZERO {
+                T::ONE / (v + eps).sqrt()
+            } else {
+                T::ONE
+            }
+        });
         let tape = x.tape();
         x.sub(&tape.input(n.mean)).mul(&tape.input(scale))
     }
@@ -140,7 +154,10 @@ impl<T: Float> Module<T> for NormalizeLayer<T> {
     }
 
     fn buffers(&self) -> Vec<Named<T>> {
-        vec![("mean".into(), self.mean.clone()), ("var".into(), self.var.clone())]
+        vec![
+            ("mean".into(), self.mean.clone()),
+            ("var".into(), self.var.clone()),
+        ]
     }
 }
 
@@ -181,7 +198,10 @@ mod tests {
         let n = Normalizer::fit(&x).unwrap();
         let want = n.transform(&x).unwrap().to_vec();
         let layer = n.into_layer();
-        let got = layer.forward(&tapegrad_autograd::Tape::new().input(x), Mode::Eval).value().to_vec();
+        let got = layer
+            .forward(&tapegrad_autograd::Tape::new().input(x), Mode::Eval)
+            .value()
+            .to_vec();
         assert_eq!(got, want);
         let names: Vec<String> = layer.buffers().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["mean", "var"]);

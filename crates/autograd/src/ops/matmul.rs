@@ -3,7 +3,7 @@
 use crate::backward::Backward;
 use crate::error::{or_panic, Result};
 use crate::var::Var;
-use tapegrad_tensor::{Float, Tensor};
+use tapegrad_tensor::{Float, Tensor, TensorError};
 
 impl<T: Float> Var<T> {
     /// Matrix product with PyTorch's `matmul` rules; see [`Tensor::try_matmul`] for shapes.
@@ -33,6 +33,84 @@ impl<T: Float> Var<T> {
                 Ok(self.record(out, &[self, rhs], saved))
             }
         }
+    }
+}
+
+impl<T: Float> Var<T> {
+    /// The affine map of a dense layer, `y = x·Wᵀ + b`, for `x` `[…, in]`, `W` `[out, in]`, `b` `[out]`
+    /// (PyTorch: `torch.nn.functional.linear`).
+    ///
+    /// One fused op rather than `matmul(W.t()) + b`: its rule produces `∂L/∂W = gᵀ·x` directly in
+    /// `W`'s own row-major layout, where the composed form would hand back a transposed view that
+    /// must then be copied.
+    #[track_caller]
+    pub fn linear(&self, weight: &Var<T>, bias: Option<&Var<T>>) -> Var<T> {
+        or_panic(self.try_linear(weight, bias))
+    }
+
+    /// Fallible [`Var::linear`].
+    pub fn try_linear(&self, weight: &Var<T>, bias: Option<&Var<T>>) -> Result<Var<T>> {
+        let w = weight.value();
+        if w.rank() != 2
+            || self.shape().is_empty()
+            || self.shape()[self.shape().len() - 1] != w.shape()[1]
+        {
+            return Err(TensorError::ShapeMismatch {
+                op: "linear",
+                lhs: self.shape().to_vec(),
+                rhs: w.shape().to_vec(),
+                why: "expects x of shape [.., in] and a weight of shape [out, in]".into(),
+            }
+            .into());
+        }
+        let mut out = self.value().try_matmul(&w.t())?;
+        let saved = LinearBackward {
+            x: self.value().clone(),
+            w: w.clone(),
+        };
+        Ok(match bias {
+            Some(b) => {
+                out = out.try_add(b.value())?;
+                if b.shape() != [w.shape()[0]] {
+                    return Err(TensorError::ShapeMismatch {
+                        op: "linear",
+                        lhs: w.shape().to_vec(),
+                        rhs: b.shape().to_vec(),
+                        why: "the bias needs one entry per output".into(),
+                    }
+                    .into());
+                }
+                self.record(out, &[self, weight, b], saved)
+            }
+            None => self.record(out, &[self, weight], saved),
+        })
+    }
+}
+
+/// Gradient of `y = x·Wᵀ + b`: `∂L/∂x = g·W`, `∂L/∂W = gᵀ·x` (leading axes of `x` flattened into
+/// the batch), `∂L/∂b = Σ g` over the batch (left to the tape's `sum_to`).
+struct LinearBackward<T> {
+    x: Tensor<T>,
+    w: Tensor<T>,
+}
+
+impl<T: Float> Backward<T> for LinearBackward<T> {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+    fn backward(&self, g: &Tensor<T>, needs: &[bool]) -> Vec<Option<Tensor<T>>> {
+        let (out, inputs) = (self.w.shape()[0], self.w.shape()[1]);
+        let dw = needs[1].then(|| {
+            let rows = g.numel() / out.max(1);
+            g.reshape(&[rows, out])
+                .t()
+                .matmul(&self.x.reshape(&[rows, inputs]))
+        });
+        let mut grads = vec![needs[0].then(|| g.matmul(&self.w)), dw];
+        if needs.len() == 3 {
+            grads.push(needs[2].then(|| g.clone()));
+        }
+        grads
     }
 }
 

@@ -117,7 +117,8 @@ pub struct Relu;
 impl Unary for Relu {
     const NAME: &'static str = "relu";
     fn f<T: Float>(self, x: T) -> T {
-        if x > T::ZERO {
+        // NaN passes through (as in Tensor::relu), so an overflow upstream stays visible.
+        if x > T::ZERO || x.is_nan() {
             x
         } else {
             T::ZERO
