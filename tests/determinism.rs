@@ -18,16 +18,28 @@ fn train_bits() -> Vec<u32> {
         let grads = {
             let tape = Tape::with_seed(step);
             let logits = model.forward(&tape.input(x.clone()), Mode::Train);
-            (logits.log_softmax(-1).sum(&[0], false).mean_all() * 0.0 + logits.cross_entropy(&y)).backward()
+            (logits.log_softmax(-1).sum(&[0], false).mean_all() * 0.0 + logits.cross_entropy(&y))
+                .backward()
         };
         opt.step(&grads);
     }
-    model.parameters().iter().flat_map(|(_, p)| p.value().to_vec()).map(f32::to_bits).collect()
+    model
+        .parameters()
+        .iter()
+        .flat_map(|(_, p)| p.value().to_vec())
+        .map(f32::to_bits)
+        .collect()
 }
 
 #[test]
 fn one_and_two_threads_give_identical_bits() {
-    let with = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(train_bits);
+    let with = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(train_bits)
+    };
     let (one, two) = (with(1), with(2));
     assert_eq!(one.len(), two.len());
     assert!(one == two, "training differs between 1 and 2 threads");
