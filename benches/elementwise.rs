@@ -81,5 +81,40 @@ fn sums(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, relu_add_row_broadcast, sums);
+/// Where rayon starts to pay: the add kernel on plain slices, serial against split in two halves
+/// on the rayon pool (what the tensor kernels do above `PARALLEL_THRESHOLD`), by size.
+fn parallel_threshold(c: &mut Criterion) {
+    use rayon::prelude::*;
+    let mut group = c.benchmark_group("add kernel, serial vs 2 rayon halves");
+    for n in [1usize << 12, 1 << 14, 1 << 15, 1 << 16, 1 << 18] {
+        let mut rng = StdRng::seed_from_u64(2);
+        let a = Tensor::<f32>::rand_normal(&[n], &mut rng).to_vec();
+        let b = Tensor::<f32>::rand_normal(&[n], &mut rng).to_vec();
+        let mut out = vec![0.0f32; n];
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("{n} elements, serial"), |bench| {
+            bench.iter(|| {
+                out.iter_mut()
+                    .zip(a.iter().zip(&b))
+                    .for_each(|(o, (x, y))| *o = x + y);
+                black_box(&out);
+            })
+        });
+        group.bench_function(format!("{n} elements, 2 halves"), |bench| {
+            bench.iter(|| {
+                out.par_chunks_mut(n / 2)
+                    .zip(a.par_chunks(n / 2).zip(b.par_chunks(n / 2)))
+                    .for_each(|(o, (x, y))| {
+                        o.iter_mut()
+                            .zip(x.iter().zip(y))
+                            .for_each(|(o, (x, y))| *o = x + y)
+                    });
+                black_box(&out);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, relu_add_row_broadcast, sums, parallel_threshold);
 criterion_main!(benches);
