@@ -23,6 +23,13 @@ fn relu_add_row_broadcast(c: &mut Criterion) {
     group.bench_function("tapegrad", |bench| {
         bench.iter(|| black_box(&a).add(black_box(&b)).relu())
     });
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    group.bench_function("tapegrad, 1 thread", |bench| {
+        one.install(|| bench.iter(|| black_box(&a).add(black_box(&b)).relu()))
+    });
     group.bench_function("plain loop, fused, 1 thread", |bench| {
         bench.iter(|| {
             let mut out = vec![0.0f32; ROWS * COLS];

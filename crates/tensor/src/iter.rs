@@ -14,9 +14,10 @@ use std::mem::MaybeUninit;
 
 /// Elementwise work below this many elements runs on the calling thread.
 ///
-/// Measured with `benches/elementwise.rs` on 2 cores: below ~32k f32 elements the rayon
-/// hand-off costs more than the second core saves.
-pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+/// Measured with `benches/elementwise.rs` ("add kernel, serial vs 2 rayon halves") on 2 cores:
+/// handing half the work to a rayon worker costs about 10 µs, so splitting loses below ~65k f32
+/// elements (12 µs serial vs 16 µs split) and wins at 262k (47 µs vs 36 µs); break-even is near 2¹⁷.
+pub const PARALLEL_THRESHOLD: usize = 1 << 17;
 
 /// Merges adjacent axes that are contiguous with each other in every operand and drops size-1
 /// axes, so a walk has as few, and as long, inner rows as possible. Always returns rank ≥ 1.
@@ -98,8 +99,8 @@ pub(crate) fn for_each_row<const N: usize>(
 }
 
 /// Builds a vector of `n` elements by letting `fill` initialise every slot of the uninitialised buffer.
-pub(crate) fn build_vec<U>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<U>])) -> Vec<U> {
-    let mut out: Vec<U> = Vec::with_capacity(n);
+pub(crate) fn build_vec<U: 'static>(n: usize, fill: impl FnOnce(&mut [MaybeUninit<U>])) -> Vec<U> {
+    let mut out: Vec<U> = crate::storage::take_buffer(n);
     fill(&mut out.spare_capacity_mut()[..n]);
     // SAFETY: every caller writes all `n` slots (the walks visit each output element exactly once).
     unsafe { out.set_len(n) };
@@ -117,7 +118,7 @@ fn row_blocks(rows: usize, row_len: usize) -> usize {
 }
 
 /// Applies `f` to every element, in logical (row-major) order.
-pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync>(
+pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync + 'static>(
     x: &Tensor<T>,
     f: impl Fn(T) -> U + Sync,
 ) -> Vec<U> {

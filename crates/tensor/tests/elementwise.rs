@@ -373,7 +373,7 @@ proptest! {
 /// are far smaller, so the parallel strided paths are checked here once, on each layout kind.
 #[test]
 fn parallel_paths_match_naive() {
-    let (rows, cols) = (300, 130);
+    let (rows, cols) = (600, 260);
     assert!(rows * cols > PARALLEL_THRESHOLD);
     let x = Tensor::<f32>::from_fn(&[rows, cols], |ix| {
         ((ix[0] * 31 + ix[1] * 7) % 23) as f32 / 4.0 - 3.0

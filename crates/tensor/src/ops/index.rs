@@ -41,7 +41,7 @@ impl<T: Float> Tensor<T> {
         check_indices(OP, indices, ax, self.shape())?;
         let mut shape: Dims = self.shape().into();
         shape[ax] = indices.len();
-        let mut out = vec![T::ZERO; numel(&shape)];
+        let mut out = crate::storage::filled_buffer(numel(&shape), T::ZERO);
         if out.is_empty() {
             return Ok(Tensor::from_vec_unchecked(out, &shape));
         }
@@ -115,7 +115,7 @@ impl<T: Float> Tensor<T> {
         let mut shape: Dims = src.shape().into();
         shape[ax] = dim_size;
         check_indices(OP, indices, ax, &shape)?;
-        let mut out = vec![T::ZERO; numel(&shape)];
+        let mut out = crate::storage::filled_buffer(numel(&shape), T::ZERO);
         if out.is_empty() || src.numel() == 0 {
             return Ok(Tensor::from_vec_unchecked(out, &shape));
         }
@@ -227,7 +227,7 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let ax = check_index_shape(OP, axis, index, index_shape, out_shape)?;
-        let mut out = vec![T::ZERO; numel(out_shape)];
+        let mut out = crate::storage::filled_buffer(numel(out_shape), T::ZERO);
         if index.is_empty() {
             return Ok(Tensor::from_vec_unchecked(out, out_shape));
         }
@@ -265,7 +265,7 @@ impl<T: Float> Tensor<T> {
     /// # Errors
     /// [`TensorError::OutOfRange`] naming the first label `≥ classes` and its position.
     pub fn try_one_hot(labels: &[usize], classes: usize) -> Result<Self> {
-        let mut out = vec![T::ZERO; labels.len() * classes];
+        let mut out = crate::storage::filled_buffer(labels.len() * classes, T::ZERO);
         for (i, &label) in labels.iter().enumerate() {
             if label >= classes {
                 return Err(TensorError::range(

@@ -88,7 +88,7 @@ impl<T: Float> Tensor<T> {
         if !rhs_vector {
             out_shape.push(n);
         }
-        let mut out = vec![T::ZERO; numel(&out_shape)];
+        let mut out = crate::storage::filled_buffer(numel(&out_shape), T::ZERO);
         // matrixmultiply would only scale C for K = 0; zeros are already the answer, and an
         // empty M, N or batch has nothing to write.
         if out.is_empty() || k == 0 {

@@ -400,24 +400,24 @@ mod tests {
     #[test]
     fn large_reductions_take_every_parallel_path() {
         // Integer values keep every sum exact, whatever the association.
-        let x = Tensor::<f32>::from_fn(&[300, 200], |ix| ((ix[0] + 3 * ix[1]) % 7) as f32);
-        let want_cols: Vec<f32> = (0..200)
-            .map(|j| (0..300).map(|i| ((i + 3 * j) % 7) as f32).sum())
+        let x = Tensor::<f32>::from_fn(&[600, 400], |ix| ((ix[0] + 3 * ix[1]) % 7) as f32);
+        let want_cols: Vec<f32> = (0..400)
+            .map(|j| (0..600).map(|i| ((i + 3 * j) % 7) as f32).sum())
             .collect();
         assert_eq!(x.sum(&[0], false).to_vec(), want_cols);
         assert_eq!(x.t().sum(&[1], false).to_vec(), want_cols);
-        let long = Tensor::<f64>::from_fn(&[2, 40_000], |ix| (ix[1] % 5 + ix[0]) as f64);
-        assert_eq!(long.sum(&[1], false).to_vec(), vec![80_000.0, 120_000.0]);
+        let long = Tensor::<f64>::from_fn(&[2, 80_000], |ix| (ix[1] % 5 + ix[0]) as f64);
+        assert_eq!(long.sum(&[1], false).to_vec(), vec![160_000.0, 240_000.0]);
         assert_eq!(long.argmax(1), vec![4, 4]);
         assert_eq!(long.max(-1, false).to_vec(), vec![4.0, 5.0]);
-        assert_eq!(long.sum_all().item(), 200_000.0);
+        assert_eq!(long.sum_all().item(), 400_000.0);
         // Outer walk over several reduced blocks, then over several column tasks.
-        let tall = Tensor::<f64>::from_fn(&[3000, 20], |ix| (ix[0] % 3 + ix[1]) as f64);
-        let want: Vec<f64> = (0..20).map(|j| 3000.0 + 3000.0 * j as f64).collect();
+        let tall = Tensor::<f64>::from_fn(&[9000, 20], |ix| (ix[0] % 3 + ix[1]) as f64);
+        let want: Vec<f64> = (0..20).map(|j| 9000.0 + 9000.0 * j as f64).collect();
         assert_eq!(tall.sum(&[0], false).to_vec(), want);
         assert_eq!(tall.argmin(0), vec![0; 20]);
-        let wide = Tensor::<f32>::from_fn(&[10, 9000], |ix| (ix[0] + ix[1] % 2) as f32);
-        let want: Vec<f32> = (0..9000).map(|j| 45.0 + 10.0 * (j % 2) as f32).collect();
+        let wide = Tensor::<f32>::from_fn(&[10, 18000], |ix| (ix[0] + ix[1] % 2) as f32);
+        let want: Vec<f32> = (0..18000).map(|j| 45.0 + 10.0 * (j % 2) as f32).collect();
         assert_eq!(wide.sum(&[0], false).to_vec(), want);
     }
 }
