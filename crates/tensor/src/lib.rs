@@ -12,6 +12,7 @@
 
 pub mod element;
 pub mod error;
+pub mod io;
 mod iter;
 pub mod layout;
 mod ops;
