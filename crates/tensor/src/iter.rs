@@ -117,6 +117,29 @@ fn row_blocks(rows: usize, row_len: usize) -> usize {
     (PARALLEL_THRESHOLD / 2 / row_len.max(1)).max(1)
 }
 
+/// Builds an `n`-element output of `rows` rows of length `len`, letting `run(block, first_row)` fill
+/// each block of whole rows: one block on the calling thread when small, rayon blocks otherwise.
+fn fill_rows<U: Send + 'static>(
+    n: usize,
+    rows: usize,
+    len: usize,
+    run: impl Fn(&mut [MaybeUninit<U>], usize) + Sync,
+) -> Vec<U> {
+    build_vec(n, |out| {
+        if n == 0 {
+            return;
+        }
+        let per = row_blocks(rows, len);
+        if per >= rows {
+            run(out, 0);
+        } else {
+            out.par_chunks_mut(per * len)
+                .enumerate()
+                .for_each(|(b, block)| run(block, b * per));
+        }
+    })
+}
+
 /// Applies `f` to every element, in logical (row-major) order.
 pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync + 'static>(
     x: &Tensor<T>,
@@ -169,19 +192,7 @@ pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync + 'static>(
             },
         );
     };
-    build_vec(n, |out| {
-        if n == 0 {
-            return;
-        }
-        let per = row_blocks(rows, len);
-        if per >= rows {
-            run(out, 0);
-        } else {
-            out.par_chunks_mut(per * len)
-                .enumerate()
-                .for_each(|(b, block)| run(block, b * per));
-        }
-    })
+    fill_rows(n, rows, len, run)
 }
 
 /// Applies `f` pairwise under NumPy broadcasting and returns the result in the broadcast shape.
@@ -266,19 +277,7 @@ pub(crate) fn map_binary<T: Float>(
             },
         );
     };
-    let data = build_vec(n, |out| {
-        if n == 0 {
-            return;
-        }
-        let per = row_blocks(rows, len);
-        if per >= rows {
-            run(out, 0);
-        } else {
-            out.par_chunks_mut(per * len)
-                .enumerate()
-                .for_each(|(b, block)| run(block, b * per));
-        }
-    });
+    let data = fill_rows(n, rows, len, run);
     Ok(Tensor::from_vec_unchecked(data, &shape))
 }
 
@@ -345,19 +344,7 @@ pub(crate) fn map_ternary<T: Float>(
             }
         });
     };
-    let data = build_vec(n, |out| {
-        if n == 0 {
-            return;
-        }
-        let per = row_blocks(rows, len);
-        if per >= rows {
-            run(out, 0);
-        } else {
-            out.par_chunks_mut(per * len)
-                .enumerate()
-                .for_each(|(b, block)| run(block, b * per));
-        }
-    });
+    let data = fill_rows(n, rows, len, run);
     Ok(Tensor::from_vec_unchecked(data, &shape))
 }
 
