@@ -16,6 +16,7 @@ pub use tapegrad_autograd as autograd;
 pub use tapegrad_nn as nn;
 pub use tapegrad_optim as optim;
 pub use tapegrad_tensor as tensor;
+pub use tapegrad_tensor::{num_threads, set_num_threads, ThreadsError};
 
 /// The common types in one import.
 pub mod prelude {

@@ -15,17 +15,20 @@ pub mod error;
 pub mod io;
 mod iter;
 pub mod layout;
-mod ops;
+pub(crate) mod ops;
 pub mod random;
 pub mod shape;
 pub mod storage;
 pub mod tensor;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod threads;
 
 pub use element::Float;
 pub use error::{or_panic, Result, TensorError};
 pub use iter::PARALLEL_THRESHOLD;
 pub use layout::Layout;
+pub use ops::gemm::GEMM_PARALLEL_THRESHOLD;
 pub use storage::live_tensor_bytes;
 pub use tensor::Tensor;
+pub use threads::{num_threads, set_num_threads, ThreadsError};

@@ -6,7 +6,7 @@
 
 use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
-use crate::iter::{map_binary, map_unary};
+use crate::iter::{map_binary, map_ternary, map_unary};
 use crate::tensor::Tensor;
 
 impl<T: Float> Tensor<T> {
@@ -179,6 +179,34 @@ impl<T: Float> Tensor<T> {
     /// Fallible [`Tensor::zip_map`].
     pub fn try_zip_map(&self, rhs: &Self, f: impl Fn(T, T) -> T + Sync) -> Result<Self> {
         map_binary("zip_map", self, rhs, f)
+    }
+
+    /// `f(a, b, c)` elementwise under three-way broadcasting: a fused kernel in one pass, such as a
+    /// backward rule's `g · f'(x, y)`, without the temporaries of composed ops.
+    ///
+    /// ```
+    /// # use tapegrad_tensor::Tensor;
+    /// let g = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+    /// let x = Tensor::from_vec(vec![-1.0f32, 3.0], &[2]);
+    /// let relu_grad = g.zip_map3(&x, &x, |g, x, _| if x > 0.0 { g } else { 0.0 });
+    /// assert_eq!(relu_grad.to_vec(), vec![0.0, 2.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; [`Tensor::try_zip_map3`] returns the error.
+    #[track_caller]
+    pub fn zip_map3(&self, b: &Self, c: &Self, f: impl Fn(T, T, T) -> T + Sync) -> Self {
+        or_panic(self.try_zip_map3(b, c, f))
+    }
+
+    /// Fallible [`Tensor::zip_map3`].
+    pub fn try_zip_map3(
+        &self,
+        b: &Self,
+        c: &Self,
+        f: impl Fn(T, T, T) -> T + Sync,
+    ) -> Result<Self> {
+        map_ternary("zip_map3", [self, b, c], f)
     }
 
     /// `−x`.

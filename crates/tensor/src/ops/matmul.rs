@@ -4,6 +4,7 @@
 use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
 use crate::layout::Layout;
+use crate::ops::gemm::{gemm, MatMut, MatRef, GEMM_PARALLEL_THRESHOLD};
 use crate::shape::{broadcast_shapes, numel, Dims};
 use crate::tensor::Tensor;
 
@@ -88,10 +89,11 @@ impl<T: Float> Tensor<T> {
         if !rhs_vector {
             out_shape.push(n);
         }
-        let mut out = crate::storage::filled_buffer(numel(&out_shape), T::ZERO);
+        let total = numel(&out_shape);
         // matrixmultiply would only scale C for K = 0; zeros are already the answer, and an
         // empty M, N or batch has nothing to write.
-        if out.is_empty() || k == 0 {
+        if total == 0 || k == 0 {
+            let out = crate::storage::filled_buffer(total, T::ZERO);
             return Ok(Tensor::from_vec_unchecked(out, &out_shape));
         }
 
@@ -104,7 +106,12 @@ impl<T: Float> Tensor<T> {
         let a = full_a(&a, m, k)?;
         let b = full_a(&b, k, n)?;
         let (pa, pb) = (self.storage_slice().as_ptr(), rhs.storage_slice().as_ptr());
-        gemm_batched(&a, pa, &b, pb, &batch, m, k, n, &mut out);
+        // No zero fill: every product runs with β = 0, so gemm writes every output element
+        // without reading it.
+        let mut out: Vec<T> = crate::storage::take_buffer(total);
+        gemm_batched(&a, pa, &b, pb, &batch, m, k, n, out.as_mut_ptr());
+        // SAFETY: gemm_batched wrote all `total` elements (every batch entry's m×n block).
+        unsafe { out.set_len(total) };
         Ok(Tensor::from_vec_unchecked(out, &out_shape))
     }
 
@@ -203,7 +210,8 @@ fn single_stride(shape: &[usize], strides: &[isize]) -> Option<isize> {
 
 /// Runs `out[b] = a[b]·b[b]` for every batch index, where `a` is `batch + [m, k]` and `b` is
 /// `batch + [k, n]` (already broadcast, so a shared operand has stride 0 on its batch axes and
-/// each product reads the same memory again) and `out` is contiguous `batch + [m, n]`.
+/// each product reads the same memory again) and `out` points at room for a contiguous
+/// `batch + [m, n]` result, which need not be initialised. `k > 0`.
 fn gemm_batched<T: Float>(
     a: &Layout,
     pa: *const T,
@@ -213,7 +221,7 @@ fn gemm_batched<T: Float>(
     m: usize,
     k: usize,
     n: usize,
-    out: &mut [T],
+    out: *mut T,
 ) {
     let r = batch.len();
     let (sa, sb) = (a.strides(), b.strides());
@@ -228,62 +236,87 @@ fn gemm_batched<T: Float>(
             let tall = numel(batch) * m;
             // SAFETY: `a` and `b` are layouts over the storages behind `pa` and `pb` (a tensor's
             // layout stays inside its storage, and broadcasting only adds stride-0 axes), so every
-            // element gemm reads through these strides is in bounds; `out` holds tall×n elements
-            // in row-major order and is a fresh buffer, so it aliases neither input.
+            // element gemm reads through these strides is in bounds; `out` has room for tall×n
+            // elements in row-major order and is a fresh buffer, so it aliases neither input.
             unsafe {
-                T::gemm(
+                gemm(
                     tall,
                     k,
                     n,
-                    T::ONE,
-                    pa.add(a.offset()),
-                    rows,
-                    csa,
-                    pb.add(b.offset()),
-                    rsb,
-                    csb,
-                    T::ZERO,
-                    out.as_mut_ptr(),
-                    n as isize,
-                    1,
+                    MatRef {
+                        ptr: pa.add(a.offset()),
+                        rs: rows,
+                        cs: csa,
+                    },
+                    MatRef {
+                        ptr: pb.add(b.offset()),
+                        rs: rsb,
+                        cs: csb,
+                    },
+                    MatMut {
+                        ptr: out,
+                        rs: n as isize,
+                    },
                 )
             };
             return;
         }
     }
-    let mut index = vec![0usize; r];
-    for c in out.chunks_exact_mut(m * n) {
+    let count = numel(batch);
+    let (pa, pb, out) = (SendPtr(pa as *mut T), SendPtr(pb as *mut T), SendPtr(out));
+    let entry = |e: usize| {
         let (mut oa, mut ob) = (a.offset() as isize, b.offset() as isize);
-        for i in 0..r {
-            oa += index[i] as isize * sa[i];
-            ob += index[i] as isize * sb[i];
+        let mut rem = e;
+        for i in (0..r).rev() {
+            let ix = (rem % batch[i]) as isize;
+            rem /= batch[i];
+            oa += ix * sa[i];
+            ob += ix * sb[i];
         }
-        // SAFETY: as above, for the single batch entry at `index`; `c` is that entry's m×n block.
+        // SAFETY: as above, for the single batch entry `e`, whose m×n block of `out` starts at
+        // e·m·n and is written by this call alone.
         unsafe {
-            T::gemm(
+            gemm(
                 m,
                 k,
                 n,
-                T::ONE,
-                pa.offset(oa),
-                rsa,
-                csa,
-                pb.offset(ob),
-                rsb,
-                csb,
-                T::ZERO,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
+                MatRef {
+                    ptr: pa.get().offset(oa),
+                    rs: rsa,
+                    cs: csa,
+                },
+                MatRef {
+                    ptr: pb.get().offset(ob),
+                    rs: rsb,
+                    cs: csb,
+                },
+                MatMut {
+                    ptr: out.get().add(e * m * n),
+                    rs: n as isize,
+                },
             )
         };
-        for i in (0..r).rev() {
-            index[i] += 1;
-            if index[i] < batch[i] {
-                break;
-            }
-            index[i] = 0;
-        }
+    };
+    // Many small products: one per task (each then runs on one thread); large ones split
+    // themselves inside `gemm`.
+    let each = m * k * n;
+    if count > 1 && each < GEMM_PARALLEL_THRESHOLD && count * each >= GEMM_PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        (0..count).into_par_iter().for_each(entry);
+    } else {
+        (0..count).for_each(entry);
+    }
+}
+
+/// A raw pointer that may cross to a rayon task; every use writes or reads disjoint elements.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: see `gemm_batched`: tasks read shared inputs and write disjoint output blocks.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
     }
 }
 

@@ -3,6 +3,7 @@
 mod assign;
 mod compare;
 mod elementwise;
+pub mod gemm;
 mod index;
 mod matmul;
 mod operators;
