@@ -36,6 +36,27 @@ pub enum AutogradError {
         /// The op that combined them.
         op: &'static str,
     },
+    /// A backward pass reached an op whose rule an earlier pass already consumed.
+    GraphFreed {
+        /// The op whose rule was freed.
+        op: &'static str,
+    },
+    /// A backward rule returned another number of gradients than the op has inputs.
+    GradientCount {
+        /// The op.
+        op: &'static str,
+        /// How many inputs it recorded.
+        inputs: usize,
+        /// How many gradients its rule returned.
+        returned: usize,
+    },
+    /// A backward rule returned `None` for an input that needs a gradient.
+    MissingGradient {
+        /// The op.
+        op: &'static str,
+        /// The input's position.
+        input: usize,
+    },
     /// Anomaly detection found a NaN or infinity.
     Anomaly {
         /// The op whose forward output or backward gradient was not finite.
@@ -62,6 +83,18 @@ impl fmt::Display for AutogradError {
             AutogradError::TapeMismatch { op } => {
                 write!(f, "{op}: the operands were recorded on different tapes")
             }
+            AutogradError::GraphFreed { op } => write!(
+                f,
+                "backward: the graph through {op} was already freed by an earlier backward; call tape.set_retain_graph(true) before the first one to walk it twice"
+            ),
+            AutogradError::GradientCount { op, inputs, returned } => write!(
+                f,
+                "backward of {op}: the rule returned {returned} gradients for {inputs} inputs; it must return one entry per input"
+            ),
+            AutogradError::MissingGradient { op, input } => write!(
+                f,
+                "backward of {op}: the rule returned None for input {input}, which needs a gradient (needs[{input}] is true)"
+            ),
             AutogradError::Anomaly { op, during, input_shapes } => write!(
                 f,
                 "anomaly: {op} produced a NaN or infinity in its {during} (input shapes {input_shapes:?})"

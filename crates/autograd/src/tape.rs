@@ -17,9 +17,16 @@ use tapegrad_tensor::{Float, Tensor};
 /// Distinguishes tapes so vars of two tapes are never mixed; a counter, read by no computation.
 static NEXT_TAPE: AtomicUsize = AtomicUsize::new(0);
 
+/// The index a constant var carries: it is not on the tape, so nothing walks back into it.
+pub(crate) const CONSTANT: usize = usize::MAX;
+
 pub(crate) struct Node<T> {
+    /// Tape indices of the inputs; [`CONSTANT`] for an input that needs no gradient.
     inputs: SmallVec<[usize; 2]>,
+    /// The rule, until a backward pass consumes it (unless the tape retains its graph).
     op: Option<Box<dyn Backward<T>>>,
+    /// The op's name; kept after the rule is freed, for reports and gradcheck coverage.
+    name: Option<&'static str>,
     shape: SmallVec<[usize; 4]>,
     param: Option<ParamId>,
     keep_grad: bool,
@@ -29,6 +36,7 @@ pub(crate) struct Inner<T> {
     id: usize,
     nodes: RefCell<Vec<Node<T>>>,
     recording: Cell<bool>,
+    retain_graph: Cell<bool>,
     anomaly_mode: Cell<bool>,
     anomaly: RefCell<Option<AutogradError>>,
     rng: RefCell<Option<StdRng>>,
@@ -77,6 +85,7 @@ impl<T: Float> Tape<T> {
                 id: NEXT_TAPE.fetch_add(1, Ordering::Relaxed),
                 nodes: RefCell::new(Vec::new()),
                 recording: Cell::new(true),
+                retain_graph: Cell::new(false),
                 anomaly_mode: Cell::new(false),
                 anomaly: RefCell::new(None),
                 rng: RefCell::new(None),
@@ -135,42 +144,39 @@ impl<T: Float> Tape<T> {
         nodes.len() - 1
     }
 
-    fn leaf(
-        &self,
-        value: Tensor<T>,
-        requires_grad: bool,
-        param: Option<ParamId>,
-        keep_grad: bool,
-    ) -> Var<T> {
+    fn leaf(&self, value: Tensor<T>, param: Option<ParamId>, keep_grad: bool) -> Var<T> {
         let index = self.push(Node {
             inputs: SmallVec::new(),
             op: None,
+            name: None,
             shape: value.shape().into(),
             param,
             keep_grad,
         });
-        Var::new(self.clone(), index, value, requires_grad)
+        Var::new(self.clone(), index, value, true)
     }
 
-    /// A value that needs no gradient (data, labels, constants).
+    /// A value that needs no gradient (data, labels, constants). It is not recorded: the tape
+    /// grows only with values a gradient flows through.
     pub fn input(&self, value: Tensor<T>) -> Var<T> {
-        self.leaf(value, false, None, false)
+        Var::new(self.clone(), CONSTANT, value, false)
     }
 
     /// A value whose gradient the caller wants; read it with [`Grads::wrt`].
     pub fn input_with_grad(&self, value: Tensor<T>) -> Var<T> {
-        self.leaf(value, true, None, true)
+        self.leaf(value, None, true)
     }
 
     /// Links a long-lived parameter into this pass; its gradient is read with [`Grads::get`].
     pub fn param(&self, p: &Param<T>) -> Var<T> {
-        self.leaf(p.value(), true, Some(p.id()), false)
+        self.leaf(p.value(), Some(p.id()), false)
     }
 
     /// Records `value = op(inputs)` with the op's backward rule.
     ///
     /// This is how every op, built-in or user-written, enters the tape. If no input needs a
-    /// gradient (or inside [`Tape::no_grad`]) nothing is saved and the result is a constant.
+    /// gradient (or inside [`Tape::no_grad`]) nothing is recorded at all and the result is a
+    /// constant.
     ///
     /// # Panics
     /// If the inputs come from different tapes.
@@ -192,9 +198,20 @@ impl<T: Float> Tape<T> {
         if !requires_grad {
             return self.input(value);
         }
+        let name = op.name();
         let index = self.push(Node {
-            inputs: inputs.iter().map(|v| v.index()).collect(),
+            inputs: inputs
+                .iter()
+                .map(|v| {
+                    if v.requires_grad() {
+                        v.index()
+                    } else {
+                        CONSTANT
+                    }
+                })
+                .collect(),
             op: Some(Box::new(op)),
+            name: Some(name),
             shape: value.shape().into(),
             param: None,
             keep_grad: false,
@@ -208,7 +225,7 @@ impl<T: Float> Tape<T> {
             .nodes
             .borrow()
             .iter()
-            .filter_map(|n| n.op.as_ref().map(|op| op.name()))
+            .filter_map(|n| n.name)
             .collect()
     }
 
@@ -218,6 +235,18 @@ impl<T: Float> Tape<T> {
         let out = f();
         self.inner.recording.set(before);
         out
+    }
+
+    /// Keeps every backward rule after a backward pass, so the graph can be walked again
+    /// (PyTorch: `retain_graph=True`).
+    ///
+    /// By default `backward` frees each rule, and the tensors it saved, as soon as it has used
+    /// it, as PyTorch does: memory falls during the pass, and a parameter value that only the
+    /// graph still shared is free again, so the optimizer updates it in place even while the
+    /// caller still holds `loss` or the logits. A second backward through a freed part is an
+    /// error ([`AutogradError::GraphFreed`]).
+    pub fn set_retain_graph(&self, on: bool) {
+        self.inner.retain_graph.set(on);
     }
 
     /// Turns anomaly detection on or off: when on, the first op whose forward output or backward
@@ -261,7 +290,7 @@ impl<T: Float> Tape<T> {
         if let Some(err) = self.anomaly() {
             return Err(err);
         }
-        let nodes = self.inner.nodes.borrow();
+        let retain = self.inner.retain_graph.get();
         let mut grads: Vec<Option<Tensor<T>>> = Vec::new();
         grads.resize_with(root + 1, || None);
         grads[root] = Some(seed);
@@ -273,39 +302,86 @@ impl<T: Float> Tape<T> {
         // Creation order is already topological: walking it backwards needs no sort.
         for i in (0..=root).rev() {
             let Some(g) = grads[i].take() else { continue };
-            let node = &nodes[i];
-            let Some(op) = &node.op else {
-                if let Some(id) = node.param {
-                    accumulate(out.params.entry(id), g.contiguous());
-                } else if node.keep_grad {
-                    out.vars.insert(i, g.contiguous());
-                }
-                continue;
+            // The rule leaves the tape before it runs (the borrow is released, so a rule may
+            // itself use the tape) and is dropped after, with everything it saved.
+            let (op, inputs, needs) = {
+                let mut nodes = self.inner.nodes.borrow_mut();
+                let node = &mut nodes[i];
+                let Some(name) = node.name else {
+                    if let Some(id) = node.param {
+                        accumulate(out.params.entry(id), g.contiguous());
+                    } else if node.keep_grad {
+                        out.vars.insert(i, g.contiguous());
+                    }
+                    continue;
+                };
+                let op = if retain {
+                    None
+                } else {
+                    Some(
+                        node.op
+                            .take()
+                            .ok_or(AutogradError::GraphFreed { op: name })?,
+                    )
+                };
+                let inputs = node.inputs.clone();
+                let needs: SmallVec<[bool; 4]> = inputs
+                    .iter()
+                    .map(|&k| k != CONSTANT && requires(&nodes[k]))
+                    .collect();
+                (op, inputs, needs)
             };
-            let needs: SmallVec<[bool; 4]> =
-                node.inputs.iter().map(|&k| requires(&nodes[k])).collect();
-            let input_grads = op.backward(&g, &needs);
-            for (k, (&input, grad)) in node.inputs.iter().zip(input_grads).enumerate() {
-                let Some(grad) = grad else { continue };
+            let input_grads = match &op {
+                Some(op) => op.backward(&g, &needs),
+                None => {
+                    let nodes = self.inner.nodes.borrow();
+                    let op = nodes[i].op.as_ref().ok_or(AutogradError::GraphFreed {
+                        op: nodes[i].name.unwrap_or("op"),
+                    })?;
+                    op.backward(&g, &needs)
+                }
+            };
+            let name = self.inner.nodes.borrow()[i].name.unwrap_or("op");
+            drop(op);
+            drop(g);
+            if input_grads.len() != inputs.len() {
+                return Err(AutogradError::GradientCount {
+                    op: name,
+                    inputs: inputs.len(),
+                    returned: input_grads.len(),
+                });
+            }
+            for (k, (&input, grad)) in inputs.iter().zip(input_grads).enumerate() {
                 if !needs[k] {
                     continue;
                 }
+                let Some(grad) = grad else {
+                    return Err(AutogradError::MissingGradient { op: name, input: k });
+                };
+                let shape = self.inner.nodes.borrow()[input].shape.clone();
                 // The one place broadcasting is undone, for every op alike.
-                let grad = grad.try_sum_to(&nodes[input].shape).map_err(|source| {
-                    AutogradError::Backward {
-                        op: op.name(),
-                        source,
-                    }
-                })?;
+                let grad = grad
+                    .try_sum_to(&shape)
+                    .map_err(|source| AutogradError::Backward { op: name, source })?;
                 if self.inner.anomaly_mode.get() {
-                    let shapes = node.inputs.iter().map(|&j| nodes[j].shape.to_vec());
-                    self.check_finite(&grad, op.name(), format!("gradient of input {k}"), shapes);
+                    let shapes: Vec<Vec<usize>> = {
+                        let nodes = self.inner.nodes.borrow();
+                        inputs
+                            .iter()
+                            .map(|&j| match j {
+                                CONSTANT => Vec::new(),
+                                j => nodes[j].shape.to_vec(),
+                            })
+                            .collect()
+                    };
+                    let during = format!("gradient of input {k}");
+                    self.check_finite(&grad, name, during, shapes.into_iter());
                     if let Some(err) = self.anomaly() {
                         return Err(err);
                     }
                 }
                 grads[input] = Some(match grads[input].take() {
-                    Some(sum) => sum.add(&grad),
+                    Some(sum) => add_into(sum, &grad),
                     None => grad,
                 });
             }
@@ -314,8 +390,16 @@ impl<T: Float> Tape<T> {
     }
 }
 
+/// `sum + grad`, written into `sum`'s buffer when nothing else shares it.
+fn add_into<T: Float>(mut sum: Tensor<T>, grad: &Tensor<T>) -> Tensor<T> {
+    match sum.try_add_assign(grad) {
+        Ok(()) => sum,
+        Err(_) => sum.add(grad),
+    }
+}
+
 fn requires<T>(node: &Node<T>) -> bool {
-    node.op.is_some() || node.param.is_some() || node.keep_grad
+    node.name.is_some() || node.param.is_some() || node.keep_grad
 }
 
 fn accumulate<T: Float>(
@@ -325,8 +409,10 @@ fn accumulate<T: Float>(
     use std::collections::hash_map::Entry;
     match slot {
         Entry::Occupied(mut e) => {
-            let sum = e.get().add(&g);
-            e.insert(sum);
+            if e.get_mut().try_add_assign(&g).is_err() {
+                let sum = e.get().add(&g);
+                e.insert(sum);
+            }
         }
         Entry::Vacant(e) => {
             e.insert(g);

@@ -42,7 +42,7 @@ impl<T: Float> Var<T> {
         &self.tape
     }
 
-    /// Position on the tape.
+    /// Position on the tape (`usize::MAX` for a constant, which is not recorded).
     pub fn index(&self) -> usize {
         self.index
     }
@@ -144,8 +144,8 @@ impl<U: Unary, T: Float> Backward<T> for UnaryBackward<U, T> {
 
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
         let u = self.u;
-        let dfdx = self.x.zip_map(&self.y, |x, y| u.df(x, y));
-        vec![Some(g.mul(&dfdx))]
+        // One pass, one output: no temporary tensor of derivatives.
+        vec![Some(g.zip_map3(&self.x, &self.y, |g, x, y| g * u.df(x, y)))]
     }
 }
 

@@ -63,6 +63,17 @@ impl<T: Float> Var<T> {
             }
             .into());
         }
+        if let Some(b) = bias {
+            if b.shape() != [w.shape()[0]] {
+                return Err(TensorError::ShapeMismatch {
+                    op: "linear",
+                    lhs: w.shape().to_vec(),
+                    rhs: b.shape().to_vec(),
+                    why: "the bias needs one entry per output".into(),
+                }
+                .into());
+            }
+        }
         let mut out = self.value().try_matmul(&w.t())?;
         let saved = LinearBackward {
             x: self.value().clone(),
@@ -70,16 +81,9 @@ impl<T: Float> Var<T> {
         };
         Ok(match bias {
             Some(b) => {
-                out = out.try_add(b.value())?;
-                if b.shape() != [w.shape()[0]] {
-                    return Err(TensorError::ShapeMismatch {
-                        op: "linear",
-                        lhs: w.shape().to_vec(),
-                        rhs: b.shape().to_vec(),
-                        why: "the bias needs one entry per output".into(),
-                    }
-                    .into());
-                }
+                // The product is a fresh buffer: the bias goes into it in place, one pass and
+                // no second output.
+                out.try_add_assign(b.value())?;
                 self.record(out, &[self, weight, b], saved)
             }
             None => self.record(out, &[self, weight], saved),
