@@ -43,7 +43,7 @@ pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
 pub use error::{OptimError, Result};
 pub use ewma::{Ewma, EwmaTensor};
-pub use optimizer::{GroupConfig, NamedParams, Optimizer, StateDict};
+pub use optimizer::{GroupConfig, NamedParams, Optimizer, StateDict, UPDATE_PARALLEL_THRESHOLD};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::{
     Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, Schedule,
