@@ -2,7 +2,7 @@
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tapegrad_autograd::{AutogradError, Param, Tape};
+use tapegrad_autograd::{AutogradError, Backward, Param, Tape};
 use tapegrad_tensor::{live_tensor_bytes, Tensor};
 
 #[test]
@@ -162,4 +162,79 @@ fn memory_does_not_grow_across_training_steps() {
         after <= baseline + 64 * 1024,
         "live tensor bytes grew from {baseline} to {after} (peak {peak})"
     );
+}
+
+#[test]
+fn backward_frees_the_graph_unless_retained() {
+    let w = Param::new("w", Tensor::<f64>::from_vec(vec![3.0], &[1]));
+    let tape = Tape::new();
+    let y = tape.param(&w).square().sum_all();
+    assert_eq!(y.backward().get(&w).unwrap().to_vec(), vec![6.0]);
+    // The rule (and its saved copy of w) is gone: w's buffer is no longer shared by the tape.
+    let err = y
+        .try_backward()
+        .err()
+        .expect("a second walk through a freed graph");
+    assert!(matches!(err, AutogradError::GraphFreed { .. }), "{err}");
+    assert!(err.to_string().contains("set_retain_graph"), "{err}");
+    assert_eq!(
+        tape.op_names(),
+        vec!["mul", "sum"],
+        "names outlive the rules"
+    );
+
+    let tape = Tape::new();
+    tape.set_retain_graph(true);
+    let y = tape.param(&w).square().sum_all();
+    for _ in 0..2 {
+        assert_eq!(y.backward().get(&w).unwrap().to_vec(), vec![6.0]);
+    }
+}
+
+/// A user rule that returns the wrong number of gradients, or `None` where one is needed.
+struct Broken(usize, bool);
+impl Backward<f64> for Broken {
+    fn name(&self) -> &'static str {
+        "broken"
+    }
+    fn backward(&self, g: &Tensor<f64>, _needs: &[bool]) -> Vec<Option<Tensor<f64>>> {
+        (0..self.0).map(|_| self.1.then(|| g.clone())).collect()
+    }
+}
+
+#[test]
+fn a_rule_with_too_few_gradients_is_an_error_naming_the_op() {
+    let tape = Tape::<f64>::new();
+    let a = tape.input_with_grad(Tensor::ones(&[2]));
+    let b = tape.input_with_grad(Tensor::ones(&[2]));
+    let run = |rule: Broken| {
+        let y = tape.record(Tensor::ones(&[2]), &[&a, &b], rule).sum_all();
+        y.try_backward().err().expect("an error").to_string()
+    };
+    let msg = run(Broken(1, true));
+    assert!(
+        msg.contains("broken") && msg.contains("1 gradients for 2 inputs"),
+        "{msg}"
+    );
+    let msg = run(Broken(3, true));
+    assert!(msg.contains("3 gradients for 2 inputs"), "{msg}");
+    let msg = run(Broken(2, false));
+    assert!(
+        msg.contains("broken") && msg.contains("None for input 0"),
+        "{msg}"
+    );
+    // None is fine where the input needs no gradient.
+    let c = tape.input(Tensor::ones(&[2]));
+    let y = tape.record(Tensor::ones(&[2]), &[&c, &a], Sparse).sum_all();
+    assert_eq!(y.backward().wrt(&a).unwrap().to_vec(), vec![1.0, 1.0]);
+}
+
+struct Sparse;
+impl Backward<f64> for Sparse {
+    fn name(&self) -> &'static str {
+        "sparse"
+    }
+    fn backward(&self, g: &Tensor<f64>, needs: &[bool]) -> Vec<Option<Tensor<f64>>> {
+        needs.iter().map(|&n| n.then(|| g.clone())).collect()
+    }
 }

@@ -350,3 +350,64 @@ fn error_messages_name_both_shapes() {
         "outer: cannot combine [2, 3] with [3]: both operands must be 1-D"
     );
 }
+
+/// Runs `f` on a rayon pool of `threads` threads.
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool")
+        .install(f)
+}
+
+/// Shapes above `GEMM_PARALLEL_THRESHOLD`, so the product is split into output blocks (by rows
+/// or by columns, on 2 or 3 threads), with random layouts on both sides, plus a batch of
+/// separate products each below the threshold (split over batch entries instead).
+fn threaded_case() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, usize, usize, u64)> {
+    (
+        (40usize..=200, 60usize..=260, 40usize..=200),
+        0usize..KINDS - 1,
+        0usize..KINDS - 1,
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(|((m, k, n), ka, kb, batched, seed)| {
+            if batched {
+                let (m, k, n) = (m / 4, k / 2, n / 4);
+                (vec![8, m, k], vec![8, k, n], ka, kb, seed)
+            } else {
+                (vec![m, k], vec![k, n], ka, kb, seed)
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Splitting a product over threads leaves every element's sum over k in the same order: the
+    /// result is bit-identical on 1, 2 and 3 threads, and matches the naive loop.
+    #[test]
+    fn threaded_matmul_is_bit_identical_and_correct(
+        (ls, rs, ka, kb, seed) in threaded_case()
+    ) {
+        let values = |n: usize, salt: u64| -> Vec<f64> {
+            (0..n as u64)
+                .map(|i| (((i ^ seed ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 2001) as f64 / 1000.0 - 1.0)
+                .collect()
+        };
+        let a = build::<f32>(&ls, &values(ls.iter().product(), 1), ka);
+        let b = build::<f32>(&rs, &values(rs.iter().product(), 2), kb);
+        let one = on_threads(1, || a.matmul(&b));
+        for threads in [2, 3] {
+            let many = on_threads(threads, || a.matmul(&b));
+            let (x, y) = (one.to_vec(), many.to_vec());
+            prop_assert!(
+                x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()),
+                "{ls:?}·{rs:?} kinds {ka} {kb}: {threads} threads differ from 1"
+            );
+        }
+        let (want, shape) = naive_matmul(&a, &b);
+        prop_assert_eq!(one.shape(), &shape[..]);
+        prop_assert!(all_close(&one, &want, 1e-4, 1e-3));
+    }
+}
