@@ -30,7 +30,7 @@ use tapegrad::prelude::*;
 /// break-even as tapegrad's, see `benches/matmul.rs`).
 const SPLIT: usize = 1 << 21;
 /// Parameters with at least this many elements update in two halves at 2 threads.
-const SPLIT_UPDATE: usize = 1 << 15;
+const SPLIT_UPDATE: usize = 1 << 17;
 
 // ---------------------------------------------------------------------------------------------
 // The framework-free limit.
@@ -111,8 +111,9 @@ fn split_update(
     }
     let h = theta.len() / 2;
     let (t1, t2) = theta.split_at_mut(h);
-    let (m1, m2) = m.split_at_mut(h);
-    let (v1, v2) = v.split_at_mut(h);
+    // SGD keeps no moments: its `m` and `v` are empty.
+    let (m1, m2) = m.split_at_mut(h.min(m.len()));
+    let (v1, v2) = v.split_at_mut(h.min(v.len()));
     rayon::join(|| f(t1, &g[..h], m1, v1), || f(t2, &g[h..], m2, v2));
 }
 
@@ -193,11 +194,18 @@ impl HandNet {
                 out as isize,
             );
             let b = &self.b[l];
-            let hidden = l + 1 < layers;
-            for row in dst[..rows * out].chunks_exact_mut(out) {
-                for (z, &bj) in row.iter_mut().zip(b) {
-                    let v = *z + bj;
-                    *z = if hidden { v.max(0.0) } else { v };
+            let rows_of = dst[..rows * out].chunks_exact_mut(out);
+            if l + 1 < layers {
+                for row in rows_of {
+                    for (z, &bj) in row.iter_mut().zip(b) {
+                        *z = (*z + bj).max(0.0);
+                    }
+                }
+            } else {
+                for row in rows_of {
+                    for (z, &bj) in row.iter_mut().zip(b) {
+                        *z += bj;
+                    }
                 }
             }
         }
@@ -266,10 +274,9 @@ impl HandNet {
                     dx.as_mut_ptr(),
                     inp as isize,
                 );
+                // A select, not a branch: ReLU's sign pattern is random, so a branch mispredicts.
                 for (d, &h) in dx[..rows * inp].iter_mut().zip(&self.h[l - 1]) {
-                    if h <= 0.0 {
-                        *d = 0.0;
-                    }
+                    *d = if h > 0.0 { *d } else { 0.0 };
                 }
             }
         }
@@ -301,7 +308,7 @@ impl HandNet {
                 let (c1, c2) = ((1.0 - b1) as f32, (1.0 - b2) as f32);
                 let adam = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
                     let n = p.len();
-                    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+                    let (p, g, m, v) = (&mut p[..n], &g[..n], &mut m[..n], &mut v[..n]);
                     for i in 0..n {
                         let mi = b1f * m[i] + c1 * g[i];
                         let vi = b2f * v[i] + c2 * g[i] * g[i];

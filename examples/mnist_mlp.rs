@@ -429,10 +429,10 @@ fn plot(path: &Path, history: &[EpochStats]) -> Result<(), Box<dyn std::error::E
 fn main() {
     let args = Args::parse();
     if args.threads > 0 {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(args.threads)
-            .build_global()
-            .expect("the first pool set-up");
+        if let Err(e) = tapegrad::set_num_threads(args.threads) {
+            eprintln!("error: --threads: {e}");
+            std::process::exit(2);
+        }
     }
     if let Err(e) = train(&args) {
         eprintln!("error: {e}");

@@ -15,10 +15,11 @@ use tapegrad_tensor::{Float, Tensor};
 
 /// Parameters with at least this many elements are updated on several threads.
 ///
-/// Every update rule is elementwise, so splitting a parameter into blocks changes no value. An
-/// Adam element costs about 1 ns, a rayon split a few microseconds: from 2¹⁵ elements on the split
-/// pays (measured with `benches/optim_step.rs`).
-pub const UPDATE_PARALLEL_THRESHOLD: usize = 1 << 15;
+/// Every update rule is elementwise, so splitting a parameter into blocks changes no value. Waking
+/// a rayon worker costs about 20 µs (measured with `benches/training.rs`: splitting the 50,176
+/// weights of `mlp-small`'s SGD step made the step 20 µs slower); an Adam element costs about
+/// 1 ns, an SGD element a fifth of that, so from 2¹⁷ elements on the split pays for both.
+pub const UPDATE_PARALLEL_THRESHOLD: usize = 1 << 17;
 
 /// Runs `run` over blocks of at most [`UPDATE_PARALLEL_THRESHOLD`] elements of `theta`, `g` and
 /// every state buffer, halving recursively on `rayon::join`.
@@ -28,7 +29,7 @@ fn split_update<T: Float>(
     state: &mut [&mut [T]],
     run: &(impl Fn(&mut [T], &[T], &mut [&mut [T]]) + Sync),
 ) {
-    if theta.len() <= UPDATE_PARALLEL_THRESHOLD {
+    if theta.len() <= UPDATE_PARALLEL_THRESHOLD / 2 {
         return run(theta, g, state);
     }
     // Halves on 64-element boundaries keep each block's vector loop whole.

@@ -189,6 +189,12 @@ impl<T: Float> Sgd<T> {
             let lr = T::from_f64(h.lr);
             let wd = T::from_f64(h.weight_decay);
             match momentum {
+                // Without decay the loop reads θ once less per element: the common case gets its own.
+                Momentum::None if h.weight_decay == 0.0 => {
+                    for (p, &g) in theta.iter_mut().zip(g) {
+                        *p -= lr * g;
+                    }
+                }
                 Momentum::None => {
                     for (p, &g) in theta.iter_mut().zip(g) {
                         let g = g + wd * *p;

@@ -118,7 +118,7 @@ fn steps_after_the_first_allocate_nothing() {
 /// The weight is above `UPDATE_PARALLEL_THRESHOLD`, so its update also takes the threaded path.
 #[test]
 fn a_step_with_a_live_loss_copies_no_parameter() {
-    let (out, inp) = (256, 300);
+    let (out, inp) = (512, 300);
     assert!(out * inp >= tapegrad_optim::UPDATE_PARALLEL_THRESHOLD);
     let w = Param::new("w", Tensor::<f32>::full(&[out, inp], 0.01));
     let b = Param::new("b", Tensor::<f32>::zeros(&[out]));
