@@ -179,12 +179,24 @@ impl<T: Float> Tape<T> {
     /// constant.
     ///
     /// # Panics
-    /// If the inputs come from different tapes.
+    /// If the inputs come from different tapes; [`Tape::try_record`] returns the error.
     #[track_caller]
     pub fn record(&self, value: Tensor<T>, inputs: &[&Var<T>], op: impl Backward<T>) -> Var<T> {
-        if let Some(stray) = inputs.iter().find(|v| !v.tape().same_as(self)) {
-            let _ = stray;
-            panic!("{}", AutogradError::TapeMismatch { op: op.name() });
+        crate::error::or_panic(self.try_record(value, inputs, op))
+    }
+
+    /// Fallible [`Tape::record`], what every `try_` op records with.
+    ///
+    /// # Errors
+    /// [`AutogradError::TapeMismatch`] naming the op if an input comes from another tape.
+    pub fn try_record(
+        &self,
+        value: Tensor<T>,
+        inputs: &[&Var<T>],
+        op: impl Backward<T>,
+    ) -> Result<Var<T>> {
+        if inputs.iter().any(|v| !v.tape().same_as(self)) {
+            return Err(AutogradError::TapeMismatch { op: op.name() });
         }
         if self.inner.anomaly_mode.get() {
             self.check_finite(
@@ -196,7 +208,7 @@ impl<T: Float> Tape<T> {
         }
         let requires_grad = self.inner.recording.get() && inputs.iter().any(|v| v.requires_grad());
         if !requires_grad {
-            return self.input(value);
+            return Ok(self.input(value));
         }
         let name = op.name();
         let index = self.push(Node {
@@ -216,7 +228,7 @@ impl<T: Float> Tape<T> {
             param: None,
             keep_grad: false,
         });
-        Var::new(self.clone(), index, value, true)
+        Ok(Var::new(self.clone(), index, value, true))
     }
 
     /// Names of the ops recorded so far, in order (what gradcheck reports as covered).

@@ -118,6 +118,16 @@ impl<T: Float> Var<T> {
         self.tape.record(value, inputs, op)
     }
 
+    /// Fallible [`Var::record`]: an input from another tape is an error, not a panic.
+    pub fn try_record(
+        &self,
+        value: Tensor<T>,
+        inputs: &[&Var<T>],
+        op: impl Backward<T>,
+    ) -> Result<Var<T>> {
+        self.tape.try_record(value, inputs, op)
+    }
+
     /// Applies a pointwise [`Unary`] function; its backward is `g · df(x, y)`.
     pub fn unary<U: Unary>(&self, u: U) -> Var<T> {
         let y = self.value.map(|x| u.f(x));

@@ -2,7 +2,7 @@
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tapegrad_autograd::{AutogradError, Backward, Param, Tape};
+use tapegrad_autograd::{AutogradError, Backward, Param, Tape, Var};
 use tapegrad_tensor::{live_tensor_bytes, Tensor};
 
 #[test]
@@ -237,4 +237,73 @@ impl Backward<f64> for Sparse {
     fn backward(&self, g: &Tensor<f64>, needs: &[bool]) -> Vec<Option<Tensor<f64>>> {
         needs.iter().map(|&n| n.then(|| g.clone())).collect()
     }
+}
+
+/// Every `try_` form that takes two or more vars returns `TapeMismatch` naming the op when they
+/// come from different tapes, in either order and whichever side wants a gradient.
+#[test]
+fn try_forms_on_two_tapes_return_the_error() {
+    use tapegrad_autograd::ops::Reduction;
+    type Case = (
+        &'static str,
+        fn(&Var<f32>, &Var<f32>) -> tapegrad_autograd::Result<Var<f32>>,
+    );
+    let cases: [Case; 12] = [
+        ("add", |a, b| a.try_add(b)),
+        ("sub", |a, b| a.try_sub(b)),
+        ("mul", |a, b| a.try_mul(b)),
+        ("div", |a, b| a.try_div(b)),
+        ("maximum", |a, b| a.try_maximum(b)),
+        ("minimum", |a, b| a.try_minimum(b)),
+        ("where", |a, b| a.try_where_(&Tensor::ones(&[2, 2]), b)),
+        ("matmul", |a, b| a.try_matmul(b)),
+        ("linear", |a, b| a.try_linear(b, None)),
+        ("linear", |a, b| {
+            a.try_linear(
+                &a.constant(Tensor::ones(&[2, 2])),
+                Some(&b.sum(&[0], false)),
+            )
+        }),
+        ("concat", |a, b| Var::try_concat(&[a, b], 0)),
+        ("mse", |a, b| a.try_mse(b, Reduction::Mean)),
+    ];
+    let mut tried = 0;
+    for (op, f) in cases {
+        for (grad_a, grad_b) in [(true, true), (true, false), (false, true)] {
+            let (t1, t2) = (Tape::<f32>::new(), Tape::<f32>::new());
+            let make = |t: &Tape<f32>, grad: bool| {
+                let v = Tensor::ones(&[2, 2]);
+                if grad {
+                    t.input_with_grad(v)
+                } else {
+                    t.input(v)
+                }
+            };
+            let (a, b) = (make(&t1, grad_a), make(&t2, grad_b));
+            for (x, y) in [(&a, &b), (&b, &a)] {
+                let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(x, y)));
+                let err = got
+                    .unwrap_or_else(|_| panic!("{op}: try_ form panicked"))
+                    .err();
+                match err {
+                    Some(AutogradError::TapeMismatch { op: named }) => {
+                        assert!(named.starts_with(op), "{op}: named {named}")
+                    }
+                    other => panic!("{op}: expected TapeMismatch, got {other:?}"),
+                }
+                tried += 1;
+            }
+        }
+    }
+    assert_eq!(tried, 72);
+    // Stack composes unsqueeze and concat: the same error.
+    let (t1, t2) = (Tape::<f32>::new(), Tape::<f32>::new());
+    let (a, b) = (
+        t1.input_with_grad(Tensor::ones(&[2])),
+        t2.input_with_grad(Tensor::ones(&[2])),
+    );
+    assert!(matches!(
+        Var::try_stack(&[&a, &b], 0),
+        Err(AutogradError::TapeMismatch { .. })
+    ));
 }

@@ -18,7 +18,7 @@ impl<T: Float> Var<T> {
     /// Fallible [`Var::add`].
     pub fn try_add(&self, rhs: &Var<T>) -> Result<Var<T>> {
         let out = self.value().try_add(rhs.value())?;
-        Ok(self.record(out, &[self, rhs], AddBackward))
+        self.try_record(out, &[self, rhs], AddBackward)
     }
 
     /// `a − b` with broadcasting.
@@ -30,7 +30,7 @@ impl<T: Float> Var<T> {
     /// Fallible [`Var::sub`].
     pub fn try_sub(&self, rhs: &Var<T>) -> Result<Var<T>> {
         let out = self.value().try_sub(rhs.value())?;
-        Ok(self.record(out, &[self, rhs], SubBackward))
+        self.try_record(out, &[self, rhs], SubBackward)
     }
 
     /// `a ⊙ b` (elementwise) with broadcasting.
@@ -46,7 +46,7 @@ impl<T: Float> Var<T> {
             a: self.value().clone(),
             b: rhs.value().clone(),
         };
-        Ok(self.record(out, &[self, rhs], saved))
+        self.try_record(out, &[self, rhs], saved)
     }
 
     /// `a / b` (elementwise) with broadcasting.
@@ -62,7 +62,7 @@ impl<T: Float> Var<T> {
             b: rhs.value().clone(),
             out: out.clone(),
         };
-        Ok(self.record(out, &[self, rhs], saved))
+        self.try_record(out, &[self, rhs], saved)
     }
 
     /// `−a`.

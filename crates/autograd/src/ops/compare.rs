@@ -21,7 +21,7 @@ impl<T: Float> Var<T> {
             b: rhs.value().clone(),
             larger: true,
         };
-        Ok(self.record(out, &[self, rhs], saved))
+        self.try_record(out, &[self, rhs], saved)
     }
 
     /// Elementwise `min(a, b)` with broadcasting.
@@ -39,7 +39,7 @@ impl<T: Float> Var<T> {
             b: rhs.value().clone(),
             larger: false,
         };
-        Ok(self.record(out, &[self, rhs], saved))
+        self.try_record(out, &[self, rhs], saved)
     }
 
     /// `mask ? self : other` elementwise, with three-way broadcasting; `mask` is nonzero where `self` is taken.
@@ -53,7 +53,7 @@ impl<T: Float> Var<T> {
     /// Fallible [`Var::where_`].
     pub fn try_where_(&self, mask: &Tensor<T>, other: &Var<T>) -> Result<Var<T>> {
         let out = mask.try_where_(self.value(), other.value())?;
-        Ok(self.record(out, &[self, other], WhereBackward { mask: mask.clone() }))
+        self.try_record(out, &[self, other], WhereBackward { mask: mask.clone() })
     }
 }
 

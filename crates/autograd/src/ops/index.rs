@@ -27,7 +27,7 @@ impl<T: Float> Var<T> {
         let out = Tensor::try_concat(&values, axis)?;
         let ax = tapegrad_tensor::shape::normalize_axis("concat", axis, first.shape().len())?;
         let sizes = vars.iter().map(|v| v.shape()[ax]).collect();
-        Ok(first.record(out, vars, ConcatBackward { axis: ax, sizes }))
+        first.try_record(out, vars, ConcatBackward { axis: ax, sizes })
     }
 
     /// Stacks same-shaped vars along a new `axis`: unsqueeze each, then concat.

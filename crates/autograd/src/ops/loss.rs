@@ -2,7 +2,7 @@
 //! through log-sum-exp, so no probability is ever rounded to 0 and then logged.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{or_panic, AutogradError, Result};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor, TensorError};
 
@@ -149,7 +149,10 @@ impl<T: Float> Var<T> {
             }
             .into());
         }
-        let squared = self.sub(target).square();
+        if !self.tape().same_as(target.tape()) {
+            return Err(AutogradError::TapeMismatch { op: "mse" });
+        }
+        let squared = self.try_sub(target)?.square();
         Ok(match reduction {
             Reduction::Mean => squared.mean_all(),
             Reduction::Sum => squared.sum_all(),

@@ -30,7 +30,7 @@ impl<T: Float> Var<T> {
                     a: self.value().clone(),
                     b: rhs.value().clone(),
                 };
-                Ok(self.record(out, &[self, rhs], saved))
+                self.try_record(out, &[self, rhs], saved)
             }
         }
     }
@@ -84,9 +84,9 @@ impl<T: Float> Var<T> {
                 // The product is a fresh buffer: the bias goes into it in place, one pass and
                 // no second output.
                 out.try_add_assign(b.value())?;
-                self.record(out, &[self, weight, b], saved)
+                self.try_record(out, &[self, weight, b], saved)?
             }
-            None => self.record(out, &[self, weight], saved),
+            None => self.try_record(out, &[self, weight], saved)?,
         })
     }
 }
