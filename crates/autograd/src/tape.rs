@@ -316,7 +316,7 @@ impl<T: Float> Tape<T> {
             let Some(g) = grads[i].take() else { continue };
             // The rule leaves the tape before it runs (the borrow is released, so a rule may
             // itself use the tape) and is dropped after, with everything it saved.
-            let (op, inputs, needs) = {
+            let (name, op, inputs, needs) = {
                 let mut nodes = self.inner.nodes.borrow_mut();
                 let node = &mut nodes[i];
                 let Some(name) = node.name else {
@@ -341,19 +341,19 @@ impl<T: Float> Tape<T> {
                     .iter()
                     .map(|&k| k != CONSTANT && requires(&nodes[k]))
                     .collect();
-                (op, inputs, needs)
+                (name, op, inputs, needs)
             };
             let input_grads = match &op {
                 Some(op) => op.backward(&g, &needs),
                 None => {
                     let nodes = self.inner.nodes.borrow();
-                    let op = nodes[i].op.as_ref().ok_or(AutogradError::GraphFreed {
-                        op: nodes[i].name.unwrap_or("op"),
-                    })?;
+                    let op = nodes[i]
+                        .op
+                        .as_ref()
+                        .ok_or(AutogradError::GraphFreed { op: name })?;
                     op.backward(&g, &needs)
                 }
             };
-            let name = self.inner.nodes.borrow()[i].name.unwrap_or("op");
             drop(op);
             drop(g);
             if input_grads.len() != inputs.len() {
