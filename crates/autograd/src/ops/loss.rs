@@ -83,6 +83,9 @@ impl<T: Float> Var<T> {
 
     /// Cross-entropy `ℓ_i = −Σ_c q_ic · log_softmax(x_i)_c` with `q = (1 − ε)·onehot(t_i) + ε/C`,
     /// computed through log-sum-exp. Gradient `∂ℓ_i/∂x_i = softmax(x_i) − q_i`.
+    ///
+    /// A −∞ logit (a masked class) of weight `q = 0` contributes exactly 0 to the loss and its
+    /// gradient, as in PyTorch; a −∞ target logit, or any −∞ logit under label smoothing, gives +∞.
     pub fn try_cross_entropy_with(
         &self,
         targets: &[usize],
@@ -105,7 +108,9 @@ impl<T: Float> Var<T> {
                 .mul_scalar(T::from_f64(1.0 - eps))
                 .add_scalar(T::from_f64(eps / classes as f64));
         }
-        let per = q.mul(&log_p).sum(&[1], false).neg();
+        // A class of weight 0 contributes exactly 0, even at a −∞ logit (masking), where the
+        // product would be 0·(−∞) = NaN.
+        let per = q.zip_map(&log_p, weighted).sum(&[1], false).neg();
         let saved = CrossEntropyBackward {
             softmax: log_p.exp(),
             q,
@@ -124,7 +129,10 @@ impl<T: Float> Var<T> {
     pub fn try_nll(&self, targets: &[usize], reduction: Reduction) -> Result<Var<T>> {
         check_targets("nll", self.shape(), targets)?;
         let onehot = Tensor::<T>::one_hot(targets, self.shape()[1]);
-        let per = onehot.mul(self.value()).sum(&[1], false).neg();
+        let per = onehot
+            .zip_map(self.value(), weighted)
+            .sum(&[1], false)
+            .neg();
         Ok(self.record(
             reduce(per, reduction),
             &[self],
@@ -218,6 +226,15 @@ impl<T: Float> Backward<T> for CrossEntropyBackward<T> {
     }
 }
 
+/// `q·l`, with a zero weight giving exactly 0 whatever `l` is (a masked −∞ class adds nothing).
+fn weighted<T: Float>(q: T, l: T) -> T {
+    if q == T::ZERO {
+        T::ZERO
+    } else {
+        q * l
+    }
+}
+
 /// Gradient of NLL: `−g_i` at each row's target, 0 elsewhere.
 struct NllBackward<T> {
     onehot: Tensor<T>,
@@ -249,5 +266,77 @@ impl<T: Float> Backward<T> for BceBackward<T> {
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
         let per = per_element_grad(g, self.reduction, self.targets.shape());
         vec![Some(self.sigmoid.sub(&self.targets).mul(&per))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::Reduction;
+    use crate::Tape;
+    use tapegrad_tensor::{Float, Tensor};
+
+    /// Masked logits (−∞ in non-target classes) give exact losses and gradients, as PyTorch: the
+    /// masked class has probability 0 and contributes nothing; a masked target is an infinite loss.
+    fn masked_logits_are_exact<T: Float>() {
+        let inf = T::NEG_INFINITY;
+        let z = T::ZERO;
+        let rows = [
+            (vec![z, inf], 0usize, 0.0f64, vec![0.0, 0.0]),
+            (
+                vec![T::from_f64(2.0), inf, T::from_f64(2.0)],
+                2,
+                2f64.ln(),
+                vec![0.5, 0.0, -0.5],
+            ),
+        ];
+        for (logits, target, loss, grad) in rows {
+            let n = logits.len();
+            let tape = Tape::<T>::new();
+            let x = tape.input_with_grad(Tensor::from_vec(logits.clone(), &[1, n]));
+            let ce = x.cross_entropy(&[target]);
+            let g = ce.backward();
+            let got = ce.value().item().to_f64();
+            assert!(
+                (got - loss).abs() < 1e-6,
+                "{}: loss {got}, want {loss}",
+                T::DTYPE
+            );
+            let dx: Vec<f64> = g
+                .wrt(&x)
+                .unwrap()
+                .to_vec()
+                .iter()
+                .map(|v| v.to_f64())
+                .collect();
+            for (a, b) in dx.iter().zip(&grad) {
+                assert!(
+                    (a - b).abs() < 1e-6,
+                    "{}: grad {dx:?}, want {grad:?}",
+                    T::DTYPE
+                );
+            }
+            // NLL of log-probabilities with a −∞ (impossible) class.
+            let tape = Tape::<T>::new();
+            let lp = tape.input_with_grad(Tensor::from_vec(logits, &[1, n]).log_softmax(1));
+            let nll = lp.nll(&[target], Reduction::Mean);
+            assert!((nll.value().item().to_f64() - loss).abs() < 1e-6);
+            assert!(nll
+                .backward()
+                .wrt(&lp)
+                .unwrap()
+                .to_vec()
+                .iter()
+                .all(|v| v.is_finite()));
+        }
+        // The target itself masked: +∞, not NaN.
+        let tape = Tape::<T>::new();
+        let x = tape.input(Tensor::from_vec(vec![z, inf], &[1, 2]));
+        assert_eq!(x.cross_entropy(&[1]).value().item().to_f64(), f64::INFINITY);
+    }
+
+    #[test]
+    fn masked_logits_f32_and_f64() {
+        masked_logits_are_exact::<f32>();
+        masked_logits_are_exact::<f64>();
     }
 }
