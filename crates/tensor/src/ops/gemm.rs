@@ -11,9 +11,11 @@ use crate::element::Float;
 
 /// Products with fewer multiply-adds than this (`m·k·n`) run on the calling thread.
 ///
-/// Measured with `benches/matmul.rs` ("split threshold") on 2 cores: a rayon split costs a few
-/// microseconds, so 16×784×64 (0.8M multiply-adds, ≈ 40 µs) is no faster in two halves, while
-/// 32×784×128 (3.2M) gains about 1.6×; the threshold sits between them.
+/// Measured on 2 cores: in `benches/matmul.rs`'s hot loop, where rayon's worker never sleeps,
+/// two halves win even at 16×784×64 (0.8M multiply-adds: 25 against 39 µs), and 32×784×128
+/// (3.2M) runs 1.5× faster split. Inside a training step the worker sleeps between products and
+/// waking it costs about 20 µs (`benches/training.rs`, mlp-small), which a 40 µs product cannot
+/// repay; the threshold keeps products below 2M multiply-adds on the calling thread.
 pub const GEMM_PARALLEL_THRESHOLD: usize = 1 << 21;
 
 /// Output blocks narrower than this are not split further: a block must fill the kernel's tiles.

@@ -263,8 +263,30 @@ fn gemm_batched<T: Float>(
         }
     }
     let count = numel(batch);
-    let (pa, pb, out) = (SendPtr(pa as *mut T), SendPtr(pb as *mut T), SendPtr(out));
+    // The base operands cross to rayon tasks as the `Send` matrix handles of `gemm`.
+    let (base_a, base_b) = (
+        MatRef {
+            ptr: pa,
+            rs: rsa,
+            cs: csa,
+        },
+        MatRef {
+            ptr: pb,
+            rs: rsb,
+            cs: csb,
+        },
+    );
+    let bases = (
+        base_a,
+        base_b,
+        MatMut {
+            ptr: out,
+            rs: n as isize,
+        },
+    );
     let entry = |e: usize| {
+        // Whole handles, not their pointer fields, are captured: only the handles are `Sync`.
+        let (base_a, base_b, base_c) = bases;
         let (mut oa, mut ob) = (a.offset() as isize, b.offset() as isize);
         let mut rem = e;
         for i in (0..r).rev() {
@@ -281,18 +303,16 @@ fn gemm_batched<T: Float>(
                 k,
                 n,
                 MatRef {
-                    ptr: pa.get().offset(oa),
-                    rs: rsa,
-                    cs: csa,
+                    ptr: base_a.ptr.offset(oa),
+                    ..base_a
                 },
                 MatRef {
-                    ptr: pb.get().offset(ob),
-                    rs: rsb,
-                    cs: csb,
+                    ptr: base_b.ptr.offset(ob),
+                    ..base_b
                 },
                 MatMut {
-                    ptr: out.get().add(e * m * n),
-                    rs: n as isize,
+                    ptr: base_c.ptr.add(e * m * n),
+                    ..base_c
                 },
             )
         };
@@ -305,18 +325,6 @@ fn gemm_batched<T: Float>(
         (0..count).into_par_iter().for_each(entry);
     } else {
         (0..count).for_each(entry);
-    }
-}
-
-/// A raw pointer that may cross to a rayon task; every use writes or reads disjoint elements.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-// SAFETY: see `gemm_batched`: tasks read shared inputs and write disjoint output blocks.
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-impl<T> SendPtr<T> {
-    fn get(self) -> *mut T {
-        self.0
     }
 }
 
