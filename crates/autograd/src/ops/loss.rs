@@ -100,23 +100,40 @@ impl<T: Float> Var<T> {
             }
             .into());
         }
-        let classes = self.shape()[1];
-        let log_p = self.value().try_log_softmax(1)?;
-        let mut q = Tensor::<T>::one_hot(targets, classes);
-        if eps > 0.0 {
-            q = q
-                .mul_scalar(T::from_f64(1.0 - eps))
-                .add_scalar(T::from_f64(eps / classes as f64));
+        let rows = targets.len();
+        if rows == 0 && opts.reduction == Reduction::Mean {
+            return Err(TensorError::InvalidArgument {
+                op: "cross_entropy",
+                what: format!("the batch is empty (input {:?})", self.shape()),
+            }
+            .into());
         }
-        // A class of weight 0 contributes exactly 0, even at a −∞ logit (masking), where the
-        // product would be 0·(−∞) = NaN.
-        let per = q.zip_map(&log_p, weighted).sum(&[1], false).neg();
+        let weights = SmoothedTarget::new(eps, self.shape()[1]);
+        // One log-softmax, then plain loops over its rows: the loss is the hottest small op of a
+        // training step, and composing it from one-hot, product, sum and mean cost six tensors.
+        let log_p = self.value().try_log_softmax(1)?;
+        let lp = log_p
+            .as_contiguous_slice()
+            .expect("log_softmax returns a contiguous tensor");
+        let per: Vec<T> = lp
+            .chunks_exact(weights.classes.max(1))
+            .zip(targets)
+            .map(|(row, &t)| -weights.dot(row, t))
+            .collect();
+        let loss = match opts.reduction {
+            Reduction::Mean => {
+                Tensor::scalar(per.iter().fold(T::ZERO, |a, &l| a + l) / T::from_usize(rows))
+            }
+            Reduction::Sum => Tensor::scalar(per.iter().fold(T::ZERO, |a, &l| a + l)),
+            Reduction::None => Tensor::from_vec(per, &[rows]),
+        };
         let saved = CrossEntropyBackward {
-            softmax: log_p.exp(),
-            q,
+            log_p,
+            targets: targets.to_vec(),
+            weights,
             reduction: opts.reduction,
         };
-        Ok(self.record(reduce(per, opts.reduction), &[self], saved))
+        Ok(self.record(loss, &[self], saved))
     }
 
     /// Negative log-likelihood of `[batch, classes]` log-probabilities: `ℓ_i = −log_p[i, t_i]`.
@@ -208,10 +225,51 @@ impl<T: Float> Var<T> {
     }
 }
 
-/// Gradient of cross-entropy: `(softmax − q) ⊙ g_i`, row by row.
+/// The label-smoothed target row `q = (1 − ε)·onehot(t) + ε/C`, never materialised.
+#[derive(Clone, Copy)]
+struct SmoothedTarget<T> {
+    classes: usize,
+    /// `q` at the target class.
+    on: T,
+    /// `q` at every other class (0 without smoothing).
+    off: T,
+}
+
+impl<T: Float> SmoothedTarget<T> {
+    fn new(eps: f64, classes: usize) -> Self {
+        let (on, off) = if eps > 0.0 {
+            let off = T::from_f64(eps / classes as f64);
+            (T::from_f64(1.0 - eps) + off, off)
+        } else {
+            (T::ONE, T::ZERO)
+        };
+        SmoothedTarget { classes, on, off }
+    }
+
+    fn at(&self, c: usize, target: usize) -> T {
+        if c == target {
+            self.on
+        } else {
+            self.off
+        }
+    }
+
+    /// `Σ_c q_c · l_c`, a class of weight 0 adding exactly 0 (see [`weighted`]).
+    fn dot(&self, l: &[T], target: usize) -> T {
+        if self.off == T::ZERO {
+            return weighted(self.on, l[target]);
+        }
+        l.iter().enumerate().fold(T::ZERO, |acc, (c, &lc)| {
+            acc + weighted(self.at(c, target), lc)
+        })
+    }
+}
+
+/// Gradient of cross-entropy: `(softmax − q) ⊙ g_i`, row by row, with `softmax = exp(log_p)`.
 struct CrossEntropyBackward<T> {
-    softmax: Tensor<T>,
-    q: Tensor<T>,
+    log_p: Tensor<T>,
+    targets: Vec<usize>,
+    weights: SmoothedTarget<T>,
     reduction: Reduction,
 }
 
@@ -220,9 +278,33 @@ impl<T: Float> Backward<T> for CrossEntropyBackward<T> {
         "cross_entropy"
     }
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
-        let rows = [self.q.shape()[0]];
-        let per_row = per_element_grad(g, self.reduction, &rows).reshape(&[rows[0], 1]);
-        vec![Some(self.softmax.sub(&self.q).mul(&per_row))]
+        let rows = self.targets.len();
+        let g = g.contiguous();
+        let gs = g.as_contiguous_slice().expect("a contiguous gradient");
+        let per_row = |r: usize| match self.reduction {
+            Reduction::Mean => gs[0] / T::from_usize(rows),
+            Reduction::Sum => gs[0],
+            Reduction::None => gs[r],
+        };
+        let lp = self
+            .log_p
+            .as_contiguous_slice()
+            .expect("log_softmax returns a contiguous tensor");
+        let classes = self.weights.classes;
+        let mut dx = Vec::with_capacity(lp.len());
+        for (r, (row, &t)) in lp
+            .chunks_exact(classes.max(1))
+            .zip(&self.targets)
+            .enumerate()
+        {
+            let gr = per_row(r);
+            dx.extend(
+                row.iter()
+                    .enumerate()
+                    .map(|(c, &l)| (l.exp() - self.weights.at(c, t)) * gr),
+            );
+        }
+        vec![Some(Tensor::from_vec(dx, self.log_p.shape()))]
     }
 }
 
