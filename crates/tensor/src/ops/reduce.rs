@@ -8,6 +8,7 @@ mod extreme;
 mod fold;
 mod kinds;
 
+pub(crate) use fold::fold_short_rows;
 use fold::sum_leading_rows;
 pub(crate) use fold::Plan;
 pub(crate) use kinds::{CenteredSum, Extreme};

@@ -5,7 +5,7 @@
 //! logits of size 1e4. The two reductions (max, then `Σ exp(x − m)`) run on the deterministic
 //! reduction driver, and the final map computes each element independently.
 
-use super::reduce::{reduced_shape, CenteredSum, Extreme};
+use super::reduce::{fold_short_rows, reduced_shape, CenteredSum, Extreme};
 use crate::element::Float;
 use crate::error::{or_panic, Result};
 use crate::iter::{build_vec, coalesce, for_each_row, PARALLEL_THRESHOLD};
@@ -137,6 +137,31 @@ impl<T: Float> Tensor<T> {
         let ax = normalize_axis(op, axis, self.rank())?;
         if self.numel() == 0 {
             return Ok(None);
+        }
+        let width = self.shape()[ax];
+        // Small contiguous rows along the last axis (class scores) skip the plan's walks.
+        let short_rows = match self.as_contiguous_slice() {
+            Some(xs) if ax + 1 == self.rank() => {
+                fold_short_rows(xs, width, &Extreme::<true>).map(|max| (xs, max))
+            }
+            _ => None,
+        };
+        if let Some((xs, max)) = short_rows {
+            let centers: Vec<T> = if finite_center {
+                max.iter().map(|&m| finite_or_zero(m)).collect()
+            } else {
+                max.clone()
+            };
+            let exp = CenteredSum {
+                centers: &centers,
+                f: |d: T| d.exp(),
+            };
+            let sum_exp = fold_short_rows(xs, width, &exp).expect("the same rows");
+            return Ok(Some(RowStats {
+                axis: ax,
+                max,
+                sum_exp,
+            }));
         }
         let (axis, plan) = self.axis_plan(op, ax as isize)?;
         let data = self.storage_slice();

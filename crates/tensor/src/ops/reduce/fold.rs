@@ -345,6 +345,26 @@ pub(crate) fn lane_sum<T: Float>(xs: &[T], f: impl Fn(T) -> T) -> T {
     s
 }
 
+/// Folds each row of a small contiguous row-major `[rows, width]` block on its own: a softmax
+/// over the classes of a batch. The plan's inner walk would fold each row as one run from the
+/// identity too (a row shorter than [`BLOCK`] is one block), so the bits are the plan's; what is
+/// saved is its per-row walk setup, which costs more than the ten or so elements of a row.
+/// `None` when the block is too large for one thread or a row spans several blocks.
+pub(crate) fn fold_short_rows<T: Float, F: Fold<T>>(
+    data: &[T],
+    width: usize,
+    fold: &F,
+) -> Option<Vec<F::Acc>> {
+    if width == 0 || width > BLOCK || data.len() >= PARALLEL_THRESHOLD {
+        return None;
+    }
+    Some(
+        (0..data.len() / width)
+            .map(|out| fold.run(fold.identity(), data, out * width, width, 1, 0, out))
+            .collect(),
+    )
+}
+
 /// Column sums of a contiguous row-major `[rows, width]` block: the bias gradient of every dense
 /// layer, once per step. The general plan spends more on setting up its walks than on adding
 /// these few rows, so small blocks take this loop; it folds in the outer walk's [`ROWS`]-row
@@ -448,6 +468,52 @@ mod tests {
         assert_eq!(w.at(), 5 + 6);
         w.advance();
         assert_eq!(w.at(), 5 + 10);
+    }
+
+    /// The short-row fast path gives the plan's bits for max and centred exp-sums, NaN and ±∞
+    /// included.
+    #[test]
+    fn fold_short_rows_matches_the_plan_bit_for_bit() {
+        use super::super::kinds::{CenteredSum, Extreme};
+        let specials = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1e4,
+            -1e4,
+        ];
+        let mut seed = 0x2545_f491_u64;
+        for &(rows, width) in &[(16usize, 10usize), (1, 1), (7, 33), (3, 300), (200, 2)] {
+            let data: Vec<f32> = (0..rows * width)
+                .map(|i| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    if i % 11 == 5 {
+                        specials[(seed >> 60) as usize % specials.len()]
+                    } else {
+                        (seed >> 40) as f32 / (1u64 << 20) as f32 - 8.0
+                    }
+                })
+                .collect();
+            let plan = Plan::new(&Layout::contiguous(&[rows, width]), &[false, true]);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let max = fold_short_rows(&data, width, &Extreme::<true>).unwrap();
+            assert_eq!(bits(&max), bits(&plan.fold(&data, &Extreme::<true>)));
+            let exp = CenteredSum {
+                centers: &max,
+                f: |d: f32| d.exp(),
+            };
+            let got = fold_short_rows(&data, width, &exp).unwrap();
+            assert_eq!(
+                bits(&got),
+                bits(&plan.fold(&data, &exp)),
+                "[{rows}, {width}]"
+            );
+        }
+        assert!(fold_short_rows(&[0.0f32; 8], 0, &Extreme::<true>).is_none());
     }
 
     /// The bias-gradient fast path gives the general plan's bits, across block boundaries too.
