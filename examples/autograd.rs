@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo run --release --example autograd`
 
-use rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::autograd::ops::Reduction;
 use tapegrad::autograd::{Param, Tape};
 use tapegrad::tensor::Tensor;

@@ -18,7 +18,7 @@
 mod support;
 
 use clap::Parser;
-use rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::f64::consts::PI;
 use std::path::PathBuf;
 use tapegrad::optim::Ewma;

@@ -10,7 +10,7 @@
 //! 3. Dropout: each evaluation draws a new mask, so the finite differences compare different
 //!    functions. gradcheck refuses; replaying one mask per evaluation makes the check exact again.
 
-use rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::autograd::{Backward, Masks};
 use tapegrad::prelude::*;
 

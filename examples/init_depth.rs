@@ -12,7 +12,7 @@
 //!
 //! Run: `cargo run --release --example init_depth`
 
-use rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::autograd::Tape;
 use tapegrad::nn::{Init, Linear, Mode, Module};
 use tapegrad::tensor::Tensor;

@@ -22,7 +22,7 @@
 mod support;
 
 use clap::Parser;
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, Rng, SeedableRng};
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 use tapegrad::data::{BatchOptions, Dataset};

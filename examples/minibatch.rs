@@ -24,7 +24,7 @@
 mod support;
 
 use clap::Parser;
-use rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tapegrad::data::{resolve_data_dir, BatchOptions, Dataset, Mnist};

@@ -25,7 +25,7 @@
 mod support;
 
 use clap::Parser;
-use rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::path::{Path, PathBuf};
 use tapegrad::autograd::{Param, Tape, Var};
 use tapegrad::data::{BatchOptions, Dataset};

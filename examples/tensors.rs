@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --release --example tensors`
 
-use rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::fmt::Display;
 use tapegrad::tensor::Tensor;
 

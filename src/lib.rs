@@ -18,6 +18,11 @@ pub use tapegrad_optim as optim;
 pub use tapegrad_tensor as tensor;
 pub use tapegrad_tensor::{num_threads, set_num_threads, ThreadsError};
 
+/// The `rand` that tapegrad's API takes generators from (0.9). Use this one: a `rand` of another
+/// major version in your own `Cargo.toml` gives a different `StdRng` type that tapegrad's
+/// constructors do not accept.
+pub use rand;
+
 /// The common types in one import.
 pub mod prelude {
     pub use crate::data::{BatchOptions, Dataset, Mnist};
@@ -34,4 +39,6 @@ pub mod prelude {
         Optimizer, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
     };
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
+    /// The seeded generator and the traits its methods come from.
+    pub use rand::{rngs::StdRng, Rng, SeedableRng};
 }

@@ -1,7 +1,7 @@
 //! The same seed gives the same bits with one thread or two: a few training steps of an MLP large
 //! enough that every parallel path (elementwise, reductions, softmax) is taken.
 
-use rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::prelude::*;
 
 fn train_bits() -> Vec<u32> {

@@ -6,8 +6,8 @@
 //! are pushed at least 0.1 away from their kinks, max inputs have no ties, and log, sqrt and
 //! powf get positive inputs.
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
+use tapegrad::rand::rngs::StdRng;
+use tapegrad::rand::SeedableRng;
 use std::collections::BTreeSet;
 use tapegrad::autograd::ops::{CrossEntropyOptions, Reduction};
 use tapegrad::autograd::{gradcheck, Check, GradcheckError, Report, Var};

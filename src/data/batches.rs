@@ -165,7 +165,7 @@ impl<T: Float> Dataset<T> {
     /// ```
     /// # use tapegrad::data::{BatchOptions, Dataset};
     /// # use tapegrad::prelude::*;
-    /// # use rand::{rngs::StdRng, SeedableRng};
+    /// # use tapegrad::rand::{rngs::StdRng, SeedableRng};
     /// let data = Dataset::new(Tensor::<f32>::zeros(&[10, 4]), vec![0; 10]);
     /// let mut rng = StdRng::seed_from_u64(0);
     /// let sizes: Vec<usize> = data

@@ -1,7 +1,7 @@
 //! Data loading: IDX files, MNIST, and a dataset type with seeded mini-batches.
 //!
 //! ```no_run
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use tapegrad::rand::{rngs::StdRng, SeedableRng};
 //! use tapegrad::data::{resolve_data_dir, BatchOptions, Mnist};
 //!
 //! let mnist = Mnist::load(resolve_data_dir(None))?; // --data flag, $MNIST_DIR or data/mnist
