@@ -5,13 +5,27 @@
 //!
 //! Run: `cargo run --release --example autograd`
 
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::autograd::ops::Reduction;
 use tapegrad::autograd::{Param, Tape};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::tensor::Tensor;
 
 /// Runs the tour; `tests/examples.rs` calls it too.
+/// No flags: `--help` says what the example shows.
+#[derive(clap::Parser)]
+#[command(
+    about = "A tour of Tape, Var and Param: gradients by hand and by backward, accumulation, no_grad, detach, gradient descent."
+)]
+struct Cli {}
+
+/// Parses the flags (there are none), then runs the example.
 pub fn main() {
+    <Cli as clap::Parser>::parse();
+    run();
+}
+
+/// The example itself (tests call this, without parsing the test runner's arguments).
+pub fn run() {
     // 1. f(x) = x³ − 2x + 1; by hand f'(x) = 3x² − 2.
     println!("== a gradient by hand and by backward");
     let xs = vec![-1.5f64, 0.0, 0.5, 2.0];

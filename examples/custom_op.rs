@@ -59,7 +59,21 @@ impl<T: Float> Backward<T> for SwishBackward<T> {
     }
 }
 
+/// No flags: `--help` says what the example shows.
+#[derive(clap::Parser)]
+#[command(
+    about = "A new op written like the built-in ones (softsign via Unary, swish via Backward), verified by gradcheck."
+)]
+struct Cli {}
+
+/// Parses the flags (there are none), then runs the example.
 fn main() {
+    <Cli as clap::Parser>::parse();
+    run();
+}
+
+/// The example itself (tests call this, without parsing the test runner's arguments).
+fn run() {
     let tape = Tape::<f64>::new();
     let x = tape.input_with_grad(Tensor::from_vec(vec![-2.0, -0.5, 0.5, 2.0], &[4]));
     let y = x.unary(Softsign);

@@ -18,10 +18,10 @@
 mod support;
 
 use clap::Parser;
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::f64::consts::PI;
 use std::path::PathBuf;
 use tapegrad::optim::Ewma;
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::tensor::Tensor;
 
 /// The decays compared, in the order of the table's columns.

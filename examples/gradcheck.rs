@@ -10,9 +10,9 @@
 //! 3. Dropout: each evaluation draws a new mask, so the finite differences compare different
 //!    functions. gradcheck refuses; replaying one mask per evaluation makes the check exact again.
 
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::autograd::{Backward, Masks};
 use tapegrad::prelude::*;
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 
 fn mlp(dropout: bool) -> Sequential<f64> {
     let mut rng = StdRng::seed_from_u64(1);
@@ -104,7 +104,21 @@ pub fn demo() -> (f64, String, String, f64) {
     )
 }
 
+/// No flags: `--help` says what the example shows.
+#[derive(clap::Parser)]
+#[command(
+    about = "Gradient checking: the flattened-theta check of an MLP with L2, a planted bug located, dropout refused or replayed."
+)]
+struct Cli {}
+
+/// Parses the flags (there are none), then runs the example.
 fn main() {
+    <Cli as clap::Parser>::parse();
+    run();
+}
+
+/// The example itself (tests call this, without parsing the test runner's arguments).
+fn run() {
     let (relative, bug, refusal, replayed) = demo();
     println!(
         "1. textbook check of a 4-5-3 tanh MLP with L2 (θ has {} entries):",

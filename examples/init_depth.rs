@@ -12,9 +12,9 @@
 //!
 //! Run: `cargo run --release --example init_depth`
 
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::autograd::Tape;
 use tapegrad::nn::{Init, Linear, Mode, Module};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::tensor::Tensor;
 
 /// The nonlinearity after each linear layer.
@@ -109,7 +109,21 @@ fn cell(x: f64) -> String {
 }
 
 /// Prints both tables; `tests/examples.rs` checks the claims through [`depth_stats`].
+/// No flags: `--help` says what the example shows.
+#[derive(clap::Parser)]
+#[command(
+    about = "A 50-layer MLP: activation and gradient scales per layer under N(0,1), N(0,0.01^2), He and Xavier init."
+)]
+struct Cli {}
+
+/// Parses the flags (there are none), then runs the example.
 pub fn main() {
+    <Cli as clap::Parser>::parse();
+    run();
+}
+
+/// The example itself (tests call this, without parsing the test runner's arguments).
+pub fn run() {
     let (depth, width, batch) = (50, 256, 256);
     let runs = [
         ("N(0,1)", Init::Normal { std: 1.0 }, Activation::Relu),

@@ -22,7 +22,6 @@
 mod support;
 
 use clap::Parser;
-use tapegrad::rand::{rngs::StdRng, Rng, SeedableRng};
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 use tapegrad::data::{BatchOptions, Dataset};
@@ -32,6 +31,7 @@ use tapegrad::optim::{
     Schedule, Sgd, SgdConfig, StepDecay, Warmup,
 };
 use tapegrad::prelude::{Tape, Tensor};
+use tapegrad::rand::{rngs::StdRng, Rng, SeedableRng};
 
 /// Flags of the schedules example.
 #[derive(Debug, Clone, Parser)]

@@ -24,13 +24,13 @@
 mod support;
 
 use clap::Parser;
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tapegrad::data::{resolve_data_dir, BatchOptions, Dataset, Mnist};
 use tapegrad::nn::{Init, Linear, Mode, Module, Normalizer, Relu, Sequential};
 use tapegrad::optim::{Optimizer, Sgd, SgdConfig};
 use tapegrad::prelude::{Tape, Tensor};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 
 /// Flags of the mini-batch example.
 #[derive(Debug, Clone, Parser)]

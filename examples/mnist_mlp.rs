@@ -20,7 +20,6 @@ mod support;
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -34,6 +33,7 @@ use tapegrad::optim::{
     StepDecay,
 };
 use tapegrad::prelude::{l2_penalty, Tape, Tensor};
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 
 /// Which optimizer trains the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -25,7 +25,6 @@
 mod support;
 
 use clap::Parser;
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::path::{Path, PathBuf};
 use tapegrad::autograd::{Param, Tape, Var};
 use tapegrad::data::{BatchOptions, Dataset};
@@ -33,6 +32,7 @@ use tapegrad::nn::{Init, Linear, Mode, Module, Sequential, Tanh};
 use tapegrad::optim::{
     Adam, AdamConfig, Momentum, NamedParams, Optimizer, RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::tensor::Tensor;
 
 /// The optimizers compared.

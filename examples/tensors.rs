@@ -4,8 +4,8 @@
 //!
 //! Run: `cargo run --release --example tensors`
 
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use std::fmt::Display;
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::tensor::Tensor;
 
 /// Prints `label:` and then the value indented, so a matrix's rows line up.
@@ -17,7 +17,21 @@ fn show(label: &str, value: impl Display) {
 }
 
 /// Runs the tour; `tests/examples.rs` calls it too.
+/// No flags: `--help` says what the example shows.
+#[derive(clap::Parser)]
+#[command(
+    about = "A tour of Tensor: constructors, views, broadcasting, reductions, softmax, matmul on a transposed view, errors."
+)]
+struct Cli {}
+
+/// Parses the flags (there are none), then runs the example.
 pub fn main() {
+    <Cli as clap::Parser>::parse();
+    run();
+}
+
+/// The example itself (tests call this, without parsing the test runner's arguments).
+pub fn run() {
     println!("== constructors (f32 or f64; a shape is a slice of sizes)");
     let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     show("from_vec", format_args!("{a:.0}"));

@@ -26,6 +26,8 @@ pub use rand;
 /// The common types in one import.
 pub mod prelude {
     pub use crate::data::{BatchOptions, Dataset, Mnist};
+    /// The seeded generator and the traits its methods come from.
+    pub use rand::{rngs::StdRng, Rng, SeedableRng};
     pub use tapegrad_autograd::ops::{CrossEntropyOptions, Reduction};
     pub use tapegrad_autograd::{
         gradcheck, gradcheck_params, Check, Grads, ModelCheck, Param, Tape, Var,
@@ -39,6 +41,4 @@ pub mod prelude {
         Optimizer, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
     };
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
-    /// The seeded generator and the traits its methods come from.
-    pub use rand::{rngs::StdRng, Rng, SeedableRng};
 }

@@ -1,8 +1,8 @@
 //! The same seed gives the same bits with one thread or two: a few training steps of an MLP large
 //! enough that every parallel path (elementwise, reductions, softmax) is taken.
 
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::prelude::*;
+use tapegrad::rand::{rngs::StdRng, SeedableRng};
 
 fn train_bits() -> Vec<u32> {
     let mut rng = StdRng::seed_from_u64(5);

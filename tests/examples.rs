@@ -14,12 +14,12 @@ use tapegrad::nn::Init;
 
 #[test]
 fn tensors_example_runs() {
-    tensors_example::main();
+    tensors_example::run();
 }
 
 #[test]
 fn autograd_example_runs() {
-    autograd_example::main();
+    autograd_example::run();
 }
 
 const DEPTH: usize = 50;
@@ -95,5 +95,5 @@ fn xavier_keeps_tanh_activations_in_range() {
 
 #[test]
 fn init_depth_example_runs() {
-    init_depth::main();
+    init_depth::run();
 }

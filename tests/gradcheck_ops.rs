@@ -6,11 +6,11 @@
 //! are pushed at least 0.1 away from their kinks, max inputs have no ties, and log, sqrt and
 //! powf get positive inputs.
 
-use tapegrad::rand::rngs::StdRng;
-use tapegrad::rand::SeedableRng;
 use std::collections::BTreeSet;
 use tapegrad::autograd::ops::{CrossEntropyOptions, Reduction};
 use tapegrad::autograd::{gradcheck, Check, GradcheckError, Report, Var};
+use tapegrad::rand::rngs::StdRng;
+use tapegrad::rand::SeedableRng;
 use tapegrad::tensor::Tensor;
 
 fn normal(shape: &[usize], seed: u64) -> Tensor<f64> {
