@@ -65,6 +65,32 @@ pub enum ScheduleKind {
     Cosine,
 }
 
+/// Layer widths as one flag value: `512,512` or `512 512`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widths(pub Vec<usize>);
+
+impl std::str::FromStr for Widths {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let widths = s
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .map(|w| match w.parse::<usize>() {
+                Ok(0) | Err(_) => Err(format!("'{w}' is not a positive layer width")),
+                Ok(n) => Ok(n),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Widths(widths))
+    }
+}
+
+impl std::fmt::Display for Widths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(usize::to_string).collect();
+        write!(f, "{}", parts.join(","))
+    }
+}
+
 /// Flags of the MNIST example.
 #[derive(Debug, Clone, Parser)]
 #[command(about = "Train an MLP on MNIST with tapegrad")]
@@ -90,9 +116,9 @@ pub struct Args {
     /// Decay rate of the inverse-time and exponential schedules.
     #[arg(long, default_value_t = 0.2)]
     pub decay: f64,
-    /// Hidden layer widths, comma separated.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![512, 512])]
-    pub hidden: Vec<usize>,
+    /// Hidden layer widths, separated by commas or spaces ("512,512" or "512 512").
+    #[arg(long, default_value = "512,512")]
+    pub hidden: Widths,
     /// Dropout probability after each hidden layer (0 disables).
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
@@ -142,7 +168,7 @@ pub struct EpochStats {
 fn build_model(args: &Args, rng: &mut StdRng) -> Sequential<f32> {
     let mut model = Sequential::new();
     let mut fan_in = 784;
-    for &width in &args.hidden {
+    for &width in &args.hidden.0 {
         model = model
             .push(Linear::new(fan_in, width, Init::He, rng))
             .push(Relu);
@@ -277,6 +303,17 @@ pub fn load_data(args: &Args) -> Result<(Dataset<f32>, Dataset<f32>), String> {
 
 /// Trains as the flags say and returns one [`EpochStats`] per epoch trained in this run.
 pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
+    // Output paths are checked before any work, so a typo costs seconds, not a training run.
+    if let Some(path) = &args.plot {
+        support::check_writable(path).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.checkpoint {
+        if !args.resume {
+            support::check_writable(path)
+                .map_err(|e| format!("--checkpoint {}: {e}", path.display()))?;
+        }
+    }
+    let run_start = Instant::now();
     let (train, test) = load_data(args)?;
     let mut init_rng = StdRng::seed_from_u64(args.seed);
     let model = build_model(args, &mut init_rng);
@@ -304,7 +341,7 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
         train.len(),
         test.len(),
         std::iter::once(784)
-            .chain(args.hidden.iter().copied())
+            .chain(args.hidden.0.iter().copied())
             .chain([10])
             .collect::<Vec<_>>(),
         model.num_parameters(),
@@ -383,6 +420,25 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
             tapegrad::optim::save_state_dict_file(optim_path(path), &opt.state_dict())
                 .map_err(|e| e.to_string())?;
         }
+    }
+    if let Some(best) = history
+        .iter()
+        .max_by(|a, b| a.test_accuracy.total_cmp(&b.test_accuracy))
+    {
+        println!(
+            "done in {:.1} s: best test accuracy {:.2}% at epoch {}, last {:.2}%",
+            run_start.elapsed().as_secs_f64(),
+            100.0 * best.test_accuracy,
+            best.epoch,
+            100.0 * history.last().map_or(0.0, |s| s.test_accuracy)
+        );
+    }
+    match &args.checkpoint {
+        Some(path) => println!(
+            "model saved to {} (optimizer state beside it); continue with --resume",
+            path.display()
+        ),
+        None => println!("model not saved (pass --checkpoint FILE to keep it)"),
     }
     if let Some(path) = &args.plot {
         plot(path, &history).map_err(|e| format!("--plot {}: {e}", path.display()))?;

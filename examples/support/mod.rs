@@ -154,3 +154,22 @@ fn draw_panel(
     }
     Ok(())
 }
+
+/// Checks that `path` can be written (its folder exists and accepts a file there), without
+/// leaving a file behind, so examples refuse a bad output path before they start working.
+#[allow(dead_code)] // not every example that includes this module writes files
+pub fn check_writable(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a folder, not a file".into());
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot be written: {e}"))?;
+    if !existed {
+        std::fs::remove_file(path).map_err(|e| format!("cannot be written: {e}"))?;
+    }
+    Ok(())
+}
