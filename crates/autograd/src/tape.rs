@@ -103,6 +103,11 @@ impl<T: Float> Tape<T> {
         tape
     }
 
+    /// Whether the tape was made by [`Tape::with_seed`], so random ops can draw masks from it.
+    pub fn is_seeded(&self) -> bool {
+        self.inner.rng.borrow().is_some()
+    }
+
     /// Runs `f` with this tape's generator.
     ///
     /// # Panics

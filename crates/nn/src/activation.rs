@@ -1,5 +1,6 @@
 //! Activations and reshaping layers as modules, for use in `Sequential`.
 
+use crate::error::{or_panic, Result};
 use crate::module::{Mode, Module, Named};
 use tapegrad_autograd::Var;
 use tapegrad_tensor::Float;
@@ -72,8 +73,12 @@ impl Default for Softmax {
 }
 
 impl<T: Float> Module<T> for Softmax {
-    fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
-        x.softmax(self.0)
+    #[track_caller]
+    fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        or_panic(self.try_forward(x, mode))
+    }
+    fn try_forward(&self, x: &Var<T>, _mode: Mode) -> Result<Var<T>> {
+        Ok(x.try_softmax(self.0)?)
     }
     fn parameters(&self) -> Vec<Named<T>> {
         Vec::new()
@@ -91,8 +96,12 @@ impl Default for LogSoftmax {
 }
 
 impl<T: Float> Module<T> for LogSoftmax {
-    fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
-        x.log_softmax(self.0)
+    #[track_caller]
+    fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        or_panic(self.try_forward(x, mode))
+    }
+    fn try_forward(&self, x: &Var<T>, _mode: Mode) -> Result<Var<T>> {
+        Ok(x.try_log_softmax(self.0)?)
     }
     fn parameters(&self) -> Vec<Named<T>> {
         Vec::new()

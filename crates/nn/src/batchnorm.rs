@@ -1,5 +1,6 @@
 //! `BatchNorm1d`: normalise each feature over the batch, then scale and shift.
 
+use crate::error::{or_panic, NnError, Result};
 use crate::module::{Mode, Module, Named};
 use tapegrad_autograd::{Param, Var};
 use tapegrad_tensor::{Float, Tensor};
@@ -11,6 +12,11 @@ use tapegrad_tensor::{Float, Tensor};
 /// `r ← (1 − momentum)·r + momentum·stat`, with the running variance unbiased (`n/(n−1)·σ²_B`) as
 /// PyTorch keeps it; in [`Mode::Eval`] the running estimates replace the batch statistics.
 /// The gradient flows through μ_B and σ²_B: the op is composed from differentiable ones.
+///
+/// The input must be `[N, features]`. Training needs `N > 1`, as in PyTorch: one sample has no
+/// spread to normalise by, and its unbiased variance divides by `N − 1 = 0`; an empty batch
+/// has no statistics at all. Such a pass is an error that leaves the running statistics
+/// untouched. Evaluation takes any `N`, 0 included.
 ///
 /// ```
 /// # use tapegrad_nn::{BatchNorm1d, Mode, Module};
@@ -45,9 +51,45 @@ impl<T: Float> BatchNorm1d<T> {
     }
 
     /// The same layer with another running-average momentum.
-    pub fn with_momentum(mut self, momentum: f64) -> Self {
+    ///
+    /// # Panics
+    /// If `momentum` is outside `[0, 1]`; [`BatchNorm1d::try_with_momentum`] returns the error.
+    #[track_caller]
+    pub fn with_momentum(self, momentum: f64) -> Self {
+        or_panic(self.try_with_momentum(momentum))
+    }
+
+    /// Fallible [`BatchNorm1d::with_momentum`].
+    ///
+    /// # Errors
+    /// [`NnError::Config`] if `momentum` is NaN or outside `[0, 1]`, which would carry the
+    /// running statistics away from every batch's.
+    pub fn try_with_momentum(mut self, momentum: f64) -> Result<Self> {
+        if !(0.0..=1.0).contains(&momentum) {
+            return Err(NnError::Config {
+                what: "BatchNorm1d",
+                why: format!("momentum must be in [0, 1], got {momentum}"),
+            });
+        }
         self.momentum = momentum;
-        self
+        Ok(self)
+    }
+
+    /// `Input` naming the layer unless `shape` is `[N, features]` with, in training, `N > 1`.
+    fn check_input(&self, shape: &[usize], mode: Mode) -> Result<()> {
+        let features = self.gamma.numel();
+        let what = if shape.len() != 2 || shape[1] != features {
+            format!("expected input [N, {features}]")
+        } else if mode == Mode::Train && shape[0] <= 1 {
+            "expected more than 1 value per channel when training".to_string()
+        } else {
+            return Ok(());
+        };
+        Err(NnError::Input {
+            layer: "BatchNorm1d",
+            what,
+            got: shape.to_vec(),
+        })
     }
 
     /// The running mean (a buffer).
@@ -62,7 +104,14 @@ impl<T: Float> BatchNorm1d<T> {
 }
 
 impl<T: Float> Module<T> for BatchNorm1d<T> {
+    #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        or_panic(self.try_forward(x, mode))
+    }
+
+    fn try_forward(&self, x: &Var<T>, mode: Mode) -> Result<Var<T>> {
+        // Checked first: a pass that fails later must not have moved the running statistics.
+        self.check_input(x.shape(), mode)?;
         let tape = x.tape();
         let eps = T::from_f64(self.eps);
         let normalized = match mode {
@@ -72,11 +121,7 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
                 let n = x.shape()[0];
                 let m = T::from_f64(self.momentum);
                 let keep = T::ONE - m;
-                let unbiased = if n > 1 {
-                    T::from_usize(n) / T::from_usize(n - 1)
-                } else {
-                    T::ONE
-                };
+                let unbiased = T::from_usize(n) / T::from_usize(n - 1);
                 let batch_mean = mean.value().reshape(&[x.shape()[1]]);
                 let batch_var = var.value().reshape(&[x.shape()[1]]).mul_scalar(unbiased);
                 let rm = self
@@ -99,9 +144,9 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
                 x.sub(&mean).div(&std)
             }
         };
-        normalized
+        Ok(normalized
             .mul(&tape.param(&self.gamma))
-            .add(&tape.param(&self.beta))
+            .add(&tape.param(&self.beta)))
     }
 
     fn parameters(&self) -> Vec<Named<T>> {

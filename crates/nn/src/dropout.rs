@@ -1,6 +1,6 @@
 //! `Dropout` as a layer.
 
-use crate::error::{NnError, Result};
+use crate::error::{or_panic, NnError, Result};
 use crate::module::{Mode, Module, Named};
 use tapegrad_autograd::Var;
 use tapegrad_tensor::Float;
@@ -57,11 +57,23 @@ impl Dropout {
 }
 
 impl<T: Float> Module<T> for Dropout {
+    #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        or_panic(self.try_forward(x, mode))
+    }
+
+    fn try_forward(&self, x: &Var<T>, mode: Mode) -> Result<Var<T>> {
         if mode == Mode::Eval || self.p == 0.0 {
-            return x.clone();
+            return Ok(x.clone());
         }
-        x.tape().with_rng(|rng| x.dropout(self.p, rng, true))
+        if !x.tape().is_seeded() {
+            // An implicit seed would silently repeat (or silently vary) the masks.
+            return Err(NnError::Config {
+                what: "Dropout",
+                why: "ran in training mode on a tape without a seed: create the tape with Tape::with_seed(step)".into(),
+            });
+        }
+        Ok(x.tape().with_rng(|rng| x.try_dropout(self.p, rng, true))?)
     }
     fn parameters(&self) -> Vec<Named<T>> {
         Vec::new()

@@ -1,4 +1,5 @@
-//! Errors of the nn layer: checkpoint files, mismatched parameters, bad configuration.
+//! Errors of the nn layer: checkpoint files, mismatched parameters, bad configuration, inputs a
+//! layer cannot take.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -50,6 +51,15 @@ pub enum NnError {
         /// Why the value is wrong.
         why: String,
     },
+    /// A layer got an input it cannot take: another rank or feature count, or too few samples.
+    Input {
+        /// The layer (`"BatchNorm1d"`, `"Linear"`, …).
+        layer: &'static str,
+        /// What it expected (`"expected input [N, 3]"`).
+        what: String,
+        /// The input's shape.
+        got: Vec<usize>,
+    },
 }
 
 impl fmt::Display for NnError {
@@ -84,6 +94,9 @@ impl fmt::Display for NnError {
                 Ok(())
             }
             NnError::Config { what, why } => write!(f, "{what}: {why}"),
+            NnError::Input { layer, what, got } => {
+                write!(f, "{layer}: {what}, got input shape {got:?}")
+            }
         }
     }
 }
@@ -108,5 +121,14 @@ impl From<TensorError> for NnError {
 impl From<AutogradError> for NnError {
     fn from(e: AutogradError) -> Self {
         NnError::Autograd(e)
+    }
+}
+
+/// Unwraps an nn result; a failure panics with the error's message at the caller's line.
+#[track_caller]
+pub(crate) fn or_panic<T>(result: Result<T>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(err) => panic!("{err}"),
     }
 }

@@ -6,6 +6,7 @@
 //! gradient is rescaled by Adam's per-parameter step size, while AdamW's *decoupled* decay shrinks
 //! weights directly, which is why AdamW exists.
 
+use crate::error::{or_panic, NnError, Result};
 use crate::module::{Module, Named};
 use tapegrad_autograd::{Tape, Var};
 use tapegrad_tensor::{Float, Tensor};
@@ -30,16 +31,38 @@ pub enum L2Scope {
 /// assert!((penalty.value().item() - 0.25).abs() < 1e-12);
 /// ```
 /// `λ/(2m) Σ ‖W‖²` over `model`'s weights, recorded on `tape`.
+///
+/// # Panics
+/// If `λ` is NaN, infinite or negative, or `m` is 0; [`try_l2_penalty`] returns the error.
+#[track_caller]
 pub fn l2_penalty<T: Float>(
     tape: &Tape<T>,
     model: &dyn Module<T>,
     lambda: f64,
     m: usize,
 ) -> Var<T> {
-    l2_penalty_of(tape, &model.parameters(), lambda, m, L2Scope::Weights)
+    or_panic(try_l2_penalty(tape, model, lambda, m))
+}
+
+/// Fallible [`l2_penalty`].
+///
+/// # Errors
+/// [`NnError::Config`] if `λ` is NaN, infinite or negative, or the batch size `m` is 0 (the
+/// penalty would be NaN or infinite).
+pub fn try_l2_penalty<T: Float>(
+    tape: &Tape<T>,
+    model: &dyn Module<T>,
+    lambda: f64,
+    m: usize,
+) -> Result<Var<T>> {
+    try_l2_penalty_of(tape, &model.parameters(), lambda, m, L2Scope::Weights)
 }
 
 /// `λ/(2m) Σ ‖p‖²` over the parameters in `scope`.
+///
+/// # Panics
+/// If `λ` is NaN, infinite or negative, or `m` is 0; [`try_l2_penalty_of`] returns the error.
+#[track_caller]
 pub fn l2_penalty_of<T: Float>(
     tape: &Tape<T>,
     params: &[Named<T>],
@@ -47,11 +70,39 @@ pub fn l2_penalty_of<T: Float>(
     m: usize,
     scope: L2Scope,
 ) -> Var<T> {
+    or_panic(try_l2_penalty_of(tape, params, lambda, m, scope))
+}
+
+/// Fallible [`l2_penalty_of`].
+///
+/// # Errors
+/// [`NnError::Config`] if `λ` is NaN, infinite or negative, or the batch size `m` is 0.
+pub fn try_l2_penalty_of<T: Float>(
+    tape: &Tape<T>,
+    params: &[Named<T>],
+    lambda: f64,
+    m: usize,
+    scope: L2Scope,
+) -> Result<Var<T>> {
+    let bad = |why: String| {
+        Err(NnError::Config {
+            what: "l2_penalty",
+            why,
+        })
+    };
+    if !(lambda.is_finite() && lambda >= 0.0) {
+        return bad(format!(
+            "lambda must be finite and non-negative, got {lambda}"
+        ));
+    }
+    if m == 0 {
+        return bad("the batch size m must be positive, got 0".into());
+    }
     let mut total = tape.input(Tensor::scalar(T::ZERO));
     for (name, p) in params {
         if scope == L2Scope::All || name.ends_with("weight") {
             total = total + tape.param(p).square().sum_all();
         }
     }
-    total.mul_scalar(T::from_f64(lambda / (2.0 * m as f64)))
+    Ok(total.mul_scalar(T::from_f64(lambda / (2.0 * m as f64))))
 }

@@ -1,5 +1,6 @@
 //! `Linear`: `y = x·Wᵀ + b`.
 
+use crate::error::{or_panic, NnError, Result};
 use crate::init::Initializer;
 use crate::module::{Mode, Module, Named};
 use rand::Rng;
@@ -48,11 +49,38 @@ impl<T: Float> Linear<T> {
     }
 
     /// A layer with given weight `[out, in]` and optional bias `[out]`.
+    ///
+    /// # Panics
+    /// If the shapes do not fit; [`Linear::try_from_tensors`] returns the error.
+    #[track_caller]
     pub fn from_tensors(weight: Tensor<T>, bias: Option<Tensor<T>>) -> Self {
-        Linear {
+        or_panic(Self::try_from_tensors(weight, bias))
+    }
+
+    /// Fallible [`Linear::from_tensors`].
+    ///
+    /// # Errors
+    /// [`NnError::Config`] unless the weight is `[out, in]` and the bias, if any, `[out]`.
+    pub fn try_from_tensors(weight: Tensor<T>, bias: Option<Tensor<T>>) -> Result<Self> {
+        let fits = match (weight.shape(), &bias) {
+            ([_, _], None) => true,
+            ([out, _], Some(b)) => b.shape() == [*out],
+            _ => false,
+        };
+        if !fits {
+            return Err(NnError::Config {
+                what: "Linear",
+                why: format!(
+                    "needs a weight [out, in] and a bias [out], got weight {:?} and bias {:?}",
+                    weight.shape(),
+                    bias.as_ref().map(|b| b.shape().to_vec())
+                ),
+            });
+        }
+        Ok(Linear {
             weight: Param::new("weight", weight),
             bias: bias.map(|b| Param::new("bias", b)),
-        }
+        })
     }
 
     /// The weight parameter.
@@ -67,10 +95,24 @@ impl<T: Float> Linear<T> {
 }
 
 impl<T: Float> Module<T> for Linear<T> {
-    fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
+    #[track_caller]
+    fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        or_panic(self.try_forward(x, mode))
+    }
+
+    /// `x` must be `[.., in]`: any leading axes, the last holding the input features.
+    fn try_forward(&self, x: &Var<T>, _mode: Mode) -> Result<Var<T>> {
+        let fan_in = self.weight.shape()[1];
+        if x.shape().last() != Some(&fan_in) {
+            return Err(NnError::Input {
+                layer: "Linear",
+                what: format!("expected input [.., {fan_in}]"),
+                got: x.shape().to_vec(),
+            });
+        }
         let tape = x.tape();
         let bias = self.bias.as_ref().map(|b| tape.param(b));
-        x.linear(&tape.param(&self.weight), bias.as_ref())
+        Ok(x.try_linear(&tape.param(&self.weight), bias.as_ref())?)
     }
 
     fn parameters(&self) -> Vec<Named<T>> {

@@ -1,5 +1,9 @@
 //! Loss modules: configuration plus a call into the fused autograd losses.
+//!
+//! Each `forward` panics where its `try_forward` returns an error, with its message; the mean
+//! over an empty batch is such an error, naming the loss and the input's shape.
 
+use crate::error::Result;
 use tapegrad_autograd::ops::{CrossEntropyOptions, Reduction};
 use tapegrad_autograd::Var;
 use tapegrad_tensor::{Float, Tensor};
@@ -37,6 +41,11 @@ impl CrossEntropyLoss {
     pub fn forward<T: Float>(&self, logits: &Var<T>, targets: &[usize]) -> Var<T> {
         logits.cross_entropy_with(targets, self.options)
     }
+
+    /// Fallible [`CrossEntropyLoss::forward`]; see [`Var::try_cross_entropy_with`] for the errors.
+    pub fn try_forward<T: Float>(&self, logits: &Var<T>, targets: &[usize]) -> Result<Var<T>> {
+        Ok(logits.try_cross_entropy_with(targets, self.options)?)
+    }
 }
 
 /// Negative log-likelihood of log-probabilities against class indices.
@@ -51,6 +60,11 @@ impl NllLoss {
     #[track_caller]
     pub fn forward<T: Float>(&self, log_probs: &Var<T>, targets: &[usize]) -> Var<T> {
         log_probs.nll(targets, self.reduction)
+    }
+
+    /// Fallible [`NllLoss::forward`]; see [`Var::try_nll`] for the errors.
+    pub fn try_forward<T: Float>(&self, log_probs: &Var<T>, targets: &[usize]) -> Result<Var<T>> {
+        Ok(log_probs.try_nll(targets, self.reduction)?)
     }
 }
 
@@ -67,6 +81,11 @@ impl MseLoss {
     pub fn forward<T: Float>(&self, prediction: &Var<T>, target: &Var<T>) -> Var<T> {
         prediction.mse(target, self.reduction)
     }
+
+    /// Fallible [`MseLoss::forward`]; see [`Var::try_mse`] for the errors.
+    pub fn try_forward<T: Float>(&self, prediction: &Var<T>, target: &Var<T>) -> Result<Var<T>> {
+        Ok(prediction.try_mse(target, self.reduction)?)
+    }
 }
 
 /// Binary cross-entropy of logits (sigmoid folded in, stable for any logit).
@@ -81,5 +100,11 @@ impl BceWithLogitsLoss {
     #[track_caller]
     pub fn forward<T: Float>(&self, logits: &Var<T>, targets: &Tensor<T>) -> Var<T> {
         logits.binary_cross_entropy_with_logits(targets, self.reduction)
+    }
+
+    /// Fallible [`BceWithLogitsLoss::forward`]; see
+    /// [`Var::try_binary_cross_entropy_with_logits`] for the errors.
+    pub fn try_forward<T: Float>(&self, logits: &Var<T>, targets: &Tensor<T>) -> Result<Var<T>> {
+        Ok(logits.try_binary_cross_entropy_with_logits(targets, self.reduction)?)
     }
 }

@@ -1,5 +1,6 @@
 //! The `Module` trait: a forward pass plus named parameters.
 
+use crate::error::Result;
 use tapegrad_autograd::{Param, Var};
 use tapegrad_tensor::Float;
 
@@ -47,7 +48,22 @@ pub type Named<T> = (String, Param<T>);
 /// ```
 pub trait Module<T: Float> {
     /// The forward pass, recorded on `x`'s tape.
+    ///
+    /// The built-in layers panic where [`Module::try_forward`] returns an error, with its message.
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T>;
+
+    /// Fallible [`Module::forward`]: an input the layer cannot take is an error naming the layer,
+    /// what it expected and the shape it got, and changes nothing (no running statistic).
+    ///
+    /// The default calls `forward`, so a module that implements only `forward` keeps its own
+    /// behaviour; the built-in layers implement this and make `forward` its panicking form.
+    ///
+    /// # Errors
+    /// [`NnError::Input`](crate::NnError::Input) for an input of the wrong rank, feature count
+    /// or batch size; the error of the op that failed otherwise.
+    fn try_forward(&self, x: &Var<T>, mode: Mode) -> Result<Var<T>> {
+        Ok(self.forward(x, mode))
+    }
 
     /// Trainable parameters with stable dotted names, in a fixed order.
     fn parameters(&self) -> Vec<Named<T>>;

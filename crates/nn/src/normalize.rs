@@ -1,6 +1,6 @@
 //! Input normalisation with statistics measured on the training set.
 
-use crate::error::{NnError, Result};
+use crate::error::{or_panic, NnError, Result};
 use crate::module::{Mode, Module, Named};
 use tapegrad_autograd::{Param, Var};
 use tapegrad_tensor::{Float, Tensor};
@@ -32,6 +32,9 @@ pub struct Normalizer<T: Float> {
 
 impl<T: Float> Normalizer<T> {
     /// Per-feature statistics of `x` (`[samples, features]`).
+    ///
+    /// # Errors
+    /// [`NnError::Config`] unless `x` is `[samples, features]` with at least one sample.
     pub fn fit(x: &Tensor<T>) -> Result<Self> {
         check_rank(x)?;
         Ok(Normalizer {
@@ -43,8 +46,20 @@ impl<T: Float> Normalizer<T> {
 
     /// One μ and σ² over every element of `x`, shared by all features (for pixels, where a
     /// per-pixel σ² is near 0 at the border and would blow up the rare stroke there).
+    ///
+    /// # Errors
+    /// [`NnError::Config`] unless `x` is `[samples, features]` with at least one element.
     pub fn fit_global(x: &Tensor<T>) -> Result<Self> {
         check_rank(x)?;
+        if x.numel() == 0 {
+            return Err(NnError::Config {
+                what: "Normalizer",
+                why: format!(
+                    "fit_global needs at least one element to measure, got shape {:?}",
+                    x.shape()
+                ),
+            });
+        }
         let features = x.shape()[1];
         let mean = Tensor::full(&[features], x.try_mean_all()?.item());
         let var = Tensor::full(&[features], x.try_var_all()?.item());
@@ -84,8 +99,13 @@ impl<T: Float> Normalizer<T> {
         &self.var
     }
 
-    /// `(x − μ) / √(σ² + ε)` for each row of `x`, with constant features only centred.
+    /// `(x − μ) / √(σ² + ε)` for each row of `x` (`[.., features]`), with constant features
+    /// only centred.
+    ///
+    /// # Errors
+    /// [`NnError::Input`] unless the last axis of `x` holds the fitted features.
     pub fn transform(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        self.check_input(x.shape())?;
         let eps = T::from_f64(self.eps);
         let scale = self.var.map(|v| {
             if v > T::ZERO {
@@ -95,6 +115,20 @@ impl<T: Float> Normalizer<T> {
             }
         });
         Ok(x.try_sub(&self.mean)?.try_mul(&scale)?)
+    }
+
+    /// `Input` unless `shape` ends in the fitted feature count: a broadcast would otherwise
+    /// stretch one feature, or one sample, silently over all.
+    fn check_input(&self, shape: &[usize]) -> Result<()> {
+        let features = self.mean.numel();
+        if shape.last() != Some(&features) {
+            return Err(NnError::Input {
+                layer: "Normalizer",
+                what: format!("expected input [.., {features}]"),
+                got: shape.to_vec(),
+            });
+        }
+        Ok(())
     }
 
     /// The statistics as named tensors (`{prefix}.mean`, `{prefix}.var`) for a checkpoint.
@@ -135,8 +169,14 @@ impl<T: Float> NormalizeLayer<T> {
 }
 
 impl<T: Float> Module<T> for NormalizeLayer<T> {
-    fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
+    #[track_caller]
+    fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        or_panic(self.try_forward(x, mode))
+    }
+
+    fn try_forward(&self, x: &Var<T>, _mode: Mode) -> Result<Var<T>> {
         let n = self.normalizer();
+        n.check_input(x.shape())?;
         let eps = T::from_f64(n.eps);
         let scale = n.var.map(|v| {
             if v > T::ZERO {
@@ -146,7 +186,8 @@ impl<T: Float> Module<T> for NormalizeLayer<T> {
             }
         });
         let tape = x.tape();
-        x.sub(&tape.input(n.mean)).mul(&tape.input(scale))
+        Ok(x.try_sub(&tape.input(n.mean))?
+            .try_mul(&tape.input(scale))?)
     }
 
     fn parameters(&self) -> Vec<Named<T>> {

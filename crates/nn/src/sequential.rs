@@ -1,10 +1,14 @@
 //! `Sequential`: layers applied in order.
 
+use crate::error::{or_panic, Result};
 use crate::module::{prefixed, prefixed_buffers, Mode, Module, Named};
 use tapegrad_autograd::Var;
 use tapegrad_tensor::Float;
 
 /// Layers applied one after another; parameters are named by position (`0.weight`, `2.bias`).
+///
+/// An empty `Sequential` is the identity (as PyTorch's `nn.Sequential()`). A layer that refuses
+/// its input stops the pass with that layer's error.
 ///
 /// ```
 /// # use tapegrad_nn::{Init, Linear, Mode, Module, Relu, Sequential};
@@ -52,10 +56,15 @@ impl<T: Float> Sequential<T> {
 }
 
 impl<T: Float> Module<T> for Sequential<T> {
+    #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
+        or_panic(self.try_forward(x, mode))
+    }
+
+    fn try_forward(&self, x: &Var<T>, mode: Mode) -> Result<Var<T>> {
         self.layers
             .iter()
-            .fold(x.clone(), |h, layer| layer.forward(&h, mode))
+            .try_fold(x.clone(), |h, layer| layer.try_forward(&h, mode))
     }
 
     fn parameters(&self) -> Vec<Named<T>> {

@@ -198,3 +198,534 @@ fn a_checkpoint_that_does_not_fit_changes_nothing_and_says_why() {
     assert!(err.to_string().contains("absent.safetensors"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Runs `f`, turning a panic into its message.
+fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
+
+/// Every parameter and buffer of `layer`, bit for bit: what a refused call must leave alone.
+fn layer_state(layer: &dyn Module<f64>) -> Vec<(String, Vec<u64>)> {
+    let mut all = layer.parameters();
+    all.extend(layer.buffers());
+    all.into_iter()
+        .map(|(n, p)| (n, p.value().to_vec().iter().map(|x| x.to_bits()).collect()))
+        .collect()
+}
+
+/// What a call must give: an output of this shape, or an error naming every listed piece.
+type Want<'a> = Result<&'a [usize], &'a [&'a str]>;
+
+/// A loss module's try_ and short forms.
+type LossCall<'a> = (
+    &'static str,
+    Result<&'static [usize], Vec<&'static str>>,
+    Box<dyn Fn() -> tapegrad_nn::Result<tapegrad_autograd::Var<f64>> + 'a>,
+    Box<dyn Fn() -> tapegrad_autograd::Var<f64> + 'a>,
+);
+
+/// Checks one call: the try_ form must not panic; a refusal must name every piece of `names`
+/// (the layer, what it expected, the shape it got) with the short form panicking alike; an
+/// acceptance must give `shape`, as the short form does.
+fn expect(
+    failures: &mut Vec<String>,
+    label: &str,
+    want: Result<&[usize], &[&str]>,
+    tried: Result<Result<Vec<usize>, String>, String>,
+    short: Option<Result<Vec<usize>, String>>,
+) {
+    let mut problems = Vec::new();
+    match (want, tried) {
+        (_, Err(panic)) => problems.push(format!("the try_ form panicked: {panic}")),
+        (Err(names), Ok(Err(msg))) => {
+            if let Some(absent) = names.iter().find(|n| !msg.contains(*n)) {
+                problems.push(format!("the error does not name {absent}: {msg}"));
+            }
+            match short {
+                Some(Err(panic)) if panic == msg => {}
+                None => {}
+                Some(other) => problems.push(format!(
+                    "the short form gave {other:?}, not a panic with {msg:?}"
+                )),
+            }
+        }
+        (Err(names), Ok(Ok(shape))) => problems.push(format!(
+            "accepted (shape {shape:?}); want an error naming {names:?}"
+        )),
+        (Ok(want), Ok(Ok(shape))) => {
+            if shape != want {
+                problems.push(format!("shape {shape:?}, want {want:?}"));
+            }
+            if let Some(other) = short.filter(|s| s.as_ref() != Ok(&shape)) {
+                problems.push(format!("the short form gave {other:?}"));
+            }
+        }
+        (Ok(want), Ok(Err(msg))) => problems.push(format!("refused ({msg}); want shape {want:?}")),
+    }
+    if !problems.is_empty() {
+        failures.push(format!("{label}: {}", problems.join("; ")));
+    }
+}
+
+/// `layer.try_forward` on zeros of `shape`, and the short form, each leaving parameters and
+/// buffers untouched when it refuses.
+fn forward_case(
+    failures: &mut Vec<String>,
+    label: &str,
+    layer: &dyn Module<f64>,
+    shape: &[usize],
+    mode: Mode,
+    want: Result<&[usize], &[&str]>,
+) {
+    let label = format!("{label} on {shape:?} in {mode:?}");
+    let tape = Tape::with_seed(3);
+    let x = tape.input(Tensor::zeros(shape));
+    let before = layer_state(layer);
+    let tried = caught(|| {
+        layer
+            .try_forward(&x, mode)
+            .map(|y| y.shape().to_vec())
+            .map_err(|e| e.to_string())
+    });
+    let refused = !matches!(tried, Ok(Ok(_)));
+    if refused && layer_state(layer) != before {
+        failures.push(format!(
+            "{label}: the refused pass changed the layer's parameters or statistics"
+        ));
+    }
+    let short = caught(|| layer.forward(&x, mode).shape().to_vec());
+    if refused && layer_state(layer) != before {
+        failures.push(format!("{label}: the refused short form changed the layer"));
+    }
+    // "{shape}" in `names` stands for the input's shape.
+    let shape_text = format!("{shape:?}");
+    let named: Vec<&str>;
+    let want = match want {
+        Ok(shape) => Ok(shape),
+        Err(names) => {
+            named = names
+                .iter()
+                .map(|&n| {
+                    if n == "{shape}" {
+                        shape_text.as_str()
+                    } else {
+                        n
+                    }
+                })
+                .collect();
+            Err(named.as_slice())
+        }
+    };
+    expect(failures, &label, want, tried, Some(short));
+}
+
+/// Empty batches, a batch of 1 in training, wrong ranks and feature counts, and bad settings,
+/// walked over every layer, container, loss module and the L2 penalty: each is a clear error
+/// naming the layer and the shapes (the short forms panic with it), never an index panic, a NaN
+/// or a silently broadcast result, and a refused pass changes no statistic.
+#[test]
+fn bad_inputs_to_every_layer_are_errors_naming_the_layer() {
+    use tapegrad_autograd::ops::Reduction;
+    use tapegrad_nn::{
+        l2_penalty, l2_penalty_of, BceWithLogitsLoss, CrossEntropyLoss, L2Scope, LogSoftmax,
+        MseLoss, NllLoss, Normalizer, Softmax,
+    };
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    let modes = [Mode::Train, Mode::Eval];
+
+    // BatchNorm1d over 3 features.
+    let bn = BatchNorm1d::<f64>::new(3);
+    let shape_err: &[&str] = &["BatchNorm1d", "[N, 3]", "{shape}"];
+    for mode in modes {
+        let few: Result<&[usize], &[&str]> = match mode {
+            Mode::Train => Err(&["BatchNorm1d", "more than 1 value per channel", "{shape}"]),
+            Mode::Eval => Ok(&[]),
+        };
+        let cases_here: [(&[usize], Want); 9] = [
+            (&[4, 3], Ok(&[4, 3])),
+            (&[2, 3], Ok(&[2, 3])),
+            (&[0, 3], few.map(|_| &[0, 3][..])),
+            (&[1, 3], few.map(|_| &[1, 3][..])),
+            (&[3], Err(shape_err)),
+            (&[], Err(shape_err)),
+            (&[4, 5], Err(shape_err)),
+            (&[0, 5], Err(shape_err)),
+            (&[2, 3, 4], Err(shape_err)),
+        ];
+        for (shape, want) in cases_here {
+            cases += 1;
+            forward_case(&mut failures, "BatchNorm1d(3)", &bn, shape, mode, want);
+        }
+    }
+    for momentum in [f64::NAN, -0.1, 1.5, f64::INFINITY] {
+        cases += 1;
+        let label = format!("BatchNorm1d momentum {momentum}");
+        let tried = caught(|| {
+            BatchNorm1d::<f64>::new(3)
+                .try_with_momentum(momentum)
+                .map(|_| vec![])
+                .map_err(|e| e.to_string())
+        });
+        let short = caught(|| {
+            BatchNorm1d::<f64>::new(3).with_momentum(momentum);
+            vec![]
+        });
+        expect(
+            &mut failures,
+            &label,
+            Err(&["BatchNorm1d", "momentum"]),
+            tried,
+            Some(short),
+        );
+    }
+
+    // Linear from 4 to 2 features takes any [.., 4].
+    let mut rng = StdRng::seed_from_u64(0);
+    let linear = Linear::<f64>::new(4, 2, Init::He, &mut rng);
+    let in_err: &[&str] = &["Linear", "[.., 4]", "{shape}"];
+    for mode in modes {
+        let cases_here: [(&[usize], Want); 8] = [
+            (&[3, 4], Ok(&[3, 2])),
+            (&[4], Ok(&[2])),
+            (&[2, 3, 4], Ok(&[2, 3, 2])),
+            (&[0, 4], Ok(&[0, 2])),
+            (&[3, 5], Err(in_err)),
+            (&[5], Err(in_err)),
+            (&[], Err(in_err)),
+            (&[0, 5], Err(in_err)),
+        ];
+        for (shape, want) in cases_here {
+            cases += 1;
+            forward_case(&mut failures, "Linear(4, 2)", &linear, shape, mode, want);
+        }
+    }
+    // (weight shape, bias shape, what from_tensors gives)
+    type Weights<'a> = (&'a [usize], Option<&'a [usize]>, Want<'a>);
+    let weights: [Weights; 4] = [
+        (&[2, 4], Some(&[2]), Ok(&[])),
+        (&[2, 4], Some(&[3]), Err(&["Linear", "[2, 4]", "[3]"])),
+        (&[8], None, Err(&["Linear", "[8]"])),
+        (&[2, 2, 2], Some(&[2]), Err(&["Linear", "[2, 2, 2]"])),
+    ];
+    for (w, b, want) in weights {
+        cases += 1;
+        let label = format!("Linear::from_tensors({w:?}, {b:?})");
+        let make = || (Tensor::<f64>::zeros(w), b.map(Tensor::zeros));
+        let tried = caught(|| {
+            let (w, b) = make();
+            Linear::try_from_tensors(w, b)
+                .map(|_| vec![])
+                .map_err(|e| e.to_string())
+        });
+        let short = caught(|| {
+            let (w, b) = make();
+            Linear::from_tensors(w, b);
+            vec![]
+        });
+        expect(&mut failures, &label, want, tried, Some(short));
+    }
+
+    // Dropout: probabilities outside [0, 1) are refused; any shape passes, empty included.
+    for p in [f64::NAN, -0.1, 1.0, 1.5, f64::INFINITY] {
+        cases += 1;
+        let tried = caught(|| {
+            Dropout::try_new(p)
+                .map(|_| vec![])
+                .map_err(|e| e.to_string())
+        });
+        let short = caught(|| {
+            Dropout::new(p);
+            vec![]
+        });
+        expect(
+            &mut failures,
+            &format!("Dropout p {p}"),
+            Err(&["Dropout", "probability"]),
+            tried,
+            Some(short),
+        );
+    }
+    for mode in modes {
+        for shape in [&[0, 3][..], &[], &[2, 0, 5]] {
+            cases += 1;
+            forward_case(
+                &mut failures,
+                "Dropout(0.5)",
+                &Dropout::new(0.5),
+                shape,
+                mode,
+                Ok(shape),
+            );
+        }
+    }
+    // Training needs the tape's generator; a tape without a seed is refused, not a panic.
+    cases += 1;
+    let unseeded = Tape::<f64>::new();
+    let x = unseeded.input(Tensor::ones(&[2, 3]));
+    let dropout = Dropout::new(0.5);
+    let tried = caught(|| {
+        Module::<f64>::try_forward(&dropout, &x, Mode::Train)
+            .map(|y| y.shape().to_vec())
+            .map_err(|e| e.to_string())
+    });
+    let short = caught(|| dropout.forward(&x, Mode::Train).shape().to_vec());
+    let names: &[&str] = &["Dropout", "Tape::with_seed"];
+    expect(
+        &mut failures,
+        "Dropout(0.5) on an unseeded tape",
+        Err(names),
+        tried,
+        Some(short),
+    );
+
+    // Normalizer: fitting nothing, and transforming the wrong feature count.
+    let data = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 5.0, 7.0, 9.0], &[2, 3]);
+    type Fit = fn(&Tensor<f64>) -> tapegrad_nn::Result<Normalizer<f64>>;
+    let fits: [(&str, Fit); 2] = [
+        ("fit", Normalizer::fit),
+        ("fit_global", Normalizer::fit_global),
+    ];
+    for (name, fit) in fits {
+        for shape in [&[0, 3][..], &[3], &[], &[3, 0], &[0, 0]] {
+            cases += 1;
+            let label = format!("Normalizer::{name} of {shape:?}");
+            let shape_text = format!("{shape:?}");
+            let want: Result<&[usize], &[&str]> = if name == "fit" && shape == [3, 0] {
+                Ok(&[0]) // zero features: nothing to measure, nothing to refuse
+            } else {
+                Err(&["Normalizer", shape_text.as_str()])
+            };
+            let tried = caught(|| {
+                fit(&Tensor::zeros(shape))
+                    .map(|n| n.mean().shape().to_vec())
+                    .map_err(|e| e.to_string())
+            });
+            expect(&mut failures, &label, want, tried, None);
+        }
+    }
+    let norm = Normalizer::fit(&data).unwrap();
+    let feat_err: &[&str] = &["Normalizer", "[.., 3]", "{shape}"];
+    let transforms: [(&[usize], Want); 5] = [
+        (&[4, 3], Ok(&[4, 3])),
+        (&[0, 3], Ok(&[0, 3])),
+        (&[2, 4], Err(feat_err)),
+        (&[2, 1], Err(feat_err)),
+        (&[], Err(feat_err)),
+    ];
+    for (shape, want) in transforms {
+        cases += 1;
+        let tried = caught(|| {
+            norm.transform(&Tensor::zeros(shape))
+                .map(|t| t.shape().to_vec())
+                .map_err(|e| e.to_string())
+        });
+        let shape_text = format!("{shape:?}");
+        let named: Vec<&str>;
+        let want = match want {
+            Ok(s) => Ok(s),
+            Err(names) => {
+                named = names
+                    .iter()
+                    .map(|&n| {
+                        if n == "{shape}" {
+                            shape_text.as_str()
+                        } else {
+                            n
+                        }
+                    })
+                    .collect();
+                Err(named.as_slice())
+            }
+        };
+        expect(
+            &mut failures,
+            &format!("Normalizer::transform of {shape:?}"),
+            want,
+            tried,
+            None,
+        );
+    }
+    let layer = norm.clone().into_layer();
+    for mode in modes {
+        for (shape, want) in transforms {
+            cases += 1;
+            forward_case(
+                &mut failures,
+                "NormalizeLayer(3)",
+                &layer,
+                shape,
+                mode,
+                want,
+            );
+        }
+    }
+
+    // Containers and activations: an empty Sequential is the identity; inside one, a layer's
+    // error names that layer; a softmax over a missing axis names it.
+    let empty = Sequential::<f64>::new();
+    let stack = Sequential::<f64>::new()
+        .push(Linear::new(4, 3, Init::He, &mut rng))
+        .push(BatchNorm1d::new(3));
+    for mode in modes {
+        for shape in [&[2, 5][..], &[], &[0, 4]] {
+            cases += 1;
+            forward_case(
+                &mut failures,
+                "Sequential()",
+                &empty,
+                shape,
+                mode,
+                Ok(shape),
+            );
+        }
+        let few: Result<&[usize], &[&str]> = match mode {
+            Mode::Train => Err(&["BatchNorm1d", "more than 1 value per channel", "[1, 3]"]),
+            Mode::Eval => Ok(&[1, 3]),
+        };
+        let stacked: [(&[usize], Want); 3] = [
+            (&[2, 4], Ok(&[2, 3])),
+            (&[2, 5], Err(&["Linear", "[.., 4]", "{shape}"])),
+            (&[1, 4], few),
+        ];
+        for (shape, want) in stacked {
+            cases += 1;
+            forward_case(
+                &mut failures,
+                "Sequential(Linear, BatchNorm1d)",
+                &stack,
+                shape,
+                mode,
+                want,
+            );
+        }
+        cases += 2;
+        forward_case(
+            &mut failures,
+            "Softmax(5)",
+            &Softmax(5),
+            &[2, 3],
+            mode,
+            Err(&["softmax", "axis 5", "rank 2"]),
+        );
+        forward_case(
+            &mut failures,
+            "LogSoftmax(-3)",
+            &LogSoftmax(-3),
+            &[2, 3],
+            mode,
+            Err(&["log_softmax", "axis -3", "rank 2"]),
+        );
+    }
+
+    // L2: λ and the batch size m must make a finite, non-negative penalty.
+    let model = Linear::<f64>::new(4, 2, Init::He, &mut rng);
+    let penalties: [(f64, usize, Want); 6] = [
+        (0.1, 32, Ok(&[])),
+        (0.0, 1, Ok(&[])),
+        (0.1, 0, Err(&["l2_penalty", "m", "0"])),
+        (f64::NAN, 32, Err(&["l2_penalty", "lambda", "NaN"])),
+        (-0.5, 32, Err(&["l2_penalty", "lambda", "-0.5"])),
+        (f64::INFINITY, 32, Err(&["l2_penalty", "lambda", "inf"])),
+    ];
+    for (lambda, m, want) in penalties {
+        for scope in [None, Some(L2Scope::All)] {
+            cases += 1;
+            let label = format!("l2_penalty λ {lambda}, m {m}, scope {scope:?}");
+            let tape = Tape::<f64>::new();
+            let tried = caught(|| {
+                let penalty = match scope {
+                    None => tapegrad_nn::try_l2_penalty(&tape, &model, lambda, m),
+                    Some(s) => {
+                        tapegrad_nn::try_l2_penalty_of(&tape, &model.parameters(), lambda, m, s)
+                    }
+                };
+                penalty
+                    .map(|p| p.shape().to_vec())
+                    .map_err(|e| e.to_string())
+            });
+            let short = caught(|| match scope {
+                None => l2_penalty(&tape, &model, lambda, m).shape().to_vec(),
+                Some(s) => l2_penalty_of(&tape, &model.parameters(), lambda, m, s)
+                    .shape()
+                    .to_vec(),
+            });
+            expect(&mut failures, &label, want, tried, Some(short));
+        }
+    }
+
+    // Loss modules: the mean over an empty batch is an error naming the loss; a sum is 0.
+    for reduction in [Reduction::Mean, Reduction::Sum] {
+        let want = |op: &'static str,
+                    shape: &'static str|
+         -> Result<&'static [usize], Vec<&'static str>> {
+            match reduction {
+                Reduction::Mean => Err(vec![op, shape]),
+                _ => Ok(&[]),
+            }
+        };
+        let tape = Tape::<f64>::new();
+        let logits = tape.input(Tensor::zeros(&[0, 10]));
+        let flat = tape.input(Tensor::zeros(&[0]));
+        let ce = CrossEntropyLoss {
+            options: tapegrad_autograd::ops::CrossEntropyOptions {
+                reduction,
+                ..Default::default()
+            },
+        };
+        let losses: [LossCall; 4] = [
+            (
+                "CrossEntropyLoss",
+                want("cross_entropy", "[0, 10]"),
+                Box::new(|| ce.try_forward(&logits, &[])),
+                Box::new(|| ce.forward(&logits, &[])),
+            ),
+            (
+                "NllLoss",
+                want("nll", "[0, 10]"),
+                Box::new(|| NllLoss { reduction }.try_forward(&logits, &[])),
+                Box::new(|| NllLoss { reduction }.forward(&logits, &[])),
+            ),
+            (
+                "MseLoss",
+                want("mse", "[0]"),
+                Box::new(|| MseLoss { reduction }.try_forward(&flat, &flat)),
+                Box::new(|| MseLoss { reduction }.forward(&flat, &flat)),
+            ),
+            (
+                "BceWithLogitsLoss",
+                want("binary_cross_entropy_with_logits", "[0]"),
+                Box::new(|| {
+                    BceWithLogitsLoss { reduction }.try_forward(&flat, &Tensor::zeros(&[0]))
+                }),
+                Box::new(|| BceWithLogitsLoss { reduction }.forward(&flat, &Tensor::zeros(&[0]))),
+            ),
+        ];
+        for (name, want, try_form, short_form) in losses {
+            cases += 1;
+            let label = format!("{name} {reduction:?} of an empty batch");
+            let tried = caught(|| {
+                try_form()
+                    .map(|v| v.shape().to_vec())
+                    .map_err(|e| e.to_string())
+            });
+            let short = caught(|| short_form().shape().to_vec());
+            let want = want.as_ref().map(|s| *s).map_err(|v| v.as_slice());
+            expect(&mut failures, &label, want, tried, Some(short));
+        }
+    }
+
+    assert_eq!(cases, 115);
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

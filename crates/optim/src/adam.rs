@@ -1,7 +1,7 @@
 //! Adam with coupled L2 weight decay, AdamW with decoupled decay, and the AMSGrad variant.
 
 use crate::error::{or_panic, OptimError, Result};
-use crate::optimizer::{fmt_f64, impl_optimizer, Core, NamedParams};
+use crate::optimizer::{check_non_negative, fmt_f64, impl_optimizer, Core, NamedParams};
 use tapegrad_autograd::Grads;
 use tapegrad_tensor::Float;
 
@@ -36,6 +36,20 @@ impl Default for AdamConfig {
     }
 }
 
+impl AdamConfig {
+    /// Checks every value: construction, [`Optimizer::try_set_lr`](crate::Optimizer::try_set_lr)
+    /// and loading a state all use this check.
+    ///
+    /// # Errors
+    /// [`OptimError::Config`] for an lr or weight decay that is negative or not finite, a
+    /// `β ∉ [0, 1)`, or `ε` not positive and finite.
+    pub fn validate(&self) -> Result<()> {
+        check_non_negative("Adam", "lr", self.lr)?;
+        check_non_negative("Adam", "weight_decay", self.weight_decay)?;
+        Adam::<f64>::moments(self).validate("Adam")
+    }
+}
+
 /// Settings of [`AdamW`]: [`AdamConfig`] with a decoupled weight decay defaulting to `0.01`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamWConfig {
@@ -63,6 +77,20 @@ impl Default for AdamWConfig {
             weight_decay: 0.01,
             amsgrad: false,
         }
+    }
+}
+
+impl AdamWConfig {
+    /// Checks every value: construction, [`Optimizer::try_set_lr`](crate::Optimizer::try_set_lr)
+    /// and loading a state all use this check.
+    ///
+    /// # Errors
+    /// [`OptimError::Config`] for an lr or weight decay that is negative or not finite, a
+    /// `β ∉ [0, 1)`, or `ε` not positive and finite.
+    pub fn validate(&self) -> Result<()> {
+        check_non_negative("AdamW", "lr", self.lr)?;
+        check_non_negative("AdamW", "weight_decay", self.weight_decay)?;
+        AdamW::<f64>::moments(self).validate("AdamW")
     }
 }
 
@@ -112,7 +140,7 @@ impl Moments {
     }
 
     /// One step of every parameter; `decoupled` picks AdamW's decay over Adam's L2 term.
-    fn apply<T: Float>(&self, core: &mut Core<T>, grads: &Grads<T>, decoupled: bool) {
+    fn apply<T: Float>(&self, core: &mut Core<T>, grads: &Grads<T>, decoupled: bool) -> Result<()> {
         let m = *self;
         core.step(grads, |h, theta, g, state| {
             let step = h.step as f64;
@@ -150,7 +178,7 @@ impl Moments {
                     adam_loop::<T, true, true>(&k, theta, g, exp_avg, exp_avg_sq, max)
                 }
             }
-        });
+        })
     }
 }
 
@@ -262,8 +290,8 @@ impl<T: Float> Adam<T> {
     /// # Errors
     /// [`OptimError::Config`] if a `β ∉ [0, 1)`, `ε ≤ 0`, lr or decay is negative, or a name repeats.
     pub fn try_new(params: &(impl NamedParams<T> + ?Sized), config: AdamConfig) -> Result<Self> {
+        config.validate()?;
         let moments = Self::moments(&config);
-        moments.validate("Adam")?;
         let core = Core::new(
             "adam",
             moments.buffers(),
@@ -292,12 +320,12 @@ impl<T: Float> Adam<T> {
         Self::moments(&self.config).hyperparameters()
     }
 
-    fn apply(&mut self, grads: &Grads<T>) {
+    fn apply(&mut self, grads: &Grads<T>) -> Result<()> {
         Self::moments(&self.config).apply(&mut self.core, grads, false)
     }
 }
 
-impl_optimizer!(Adam);
+impl_optimizer!(Adam, AdamConfig);
 
 /// AdamW (Loshchilov & Hutter 2019; PyTorch: `torch.optim.AdamW`): Adam with decoupled decay.
 ///
@@ -344,8 +372,8 @@ impl<T: Float> AdamW<T> {
     /// # Errors
     /// [`OptimError::Config`] if a `β ∉ [0, 1)`, `ε ≤ 0`, lr or decay is negative, or a name repeats.
     pub fn try_new(params: &(impl NamedParams<T> + ?Sized), config: AdamWConfig) -> Result<Self> {
+        config.validate()?;
         let moments = Self::moments(&config);
-        moments.validate("AdamW")?;
         let core = Core::new(
             "adamw",
             moments.buffers(),
@@ -374,9 +402,9 @@ impl<T: Float> AdamW<T> {
         Self::moments(&self.config).hyperparameters()
     }
 
-    fn apply(&mut self, grads: &Grads<T>) {
+    fn apply(&mut self, grads: &Grads<T>) -> Result<()> {
         Self::moments(&self.config).apply(&mut self.core, grads, true)
     }
 }
 
-impl_optimizer!(AdamW);
+impl_optimizer!(AdamW, AdamWConfig);

@@ -1,4 +1,5 @@
-//! Errors of the optim layer: state files, mismatched state, bad configuration.
+//! Errors of the optim layer: state files, mismatched state, bad configuration, steps that
+//! cannot run.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -43,6 +44,33 @@ pub enum OptimError {
         what: &'static str,
         /// Why the value is wrong.
         why: String,
+    },
+    /// A gradient's shape differs from its parameter's.
+    GradientShape {
+        /// The optimizer's kind (`"adam"`, …).
+        optimizer: &'static str,
+        /// The parameter's name.
+        param: String,
+        /// The parameter's shape.
+        param_shape: Vec<usize>,
+        /// The gradient's shape.
+        grad_shape: Vec<usize>,
+    },
+    /// A parameter's shape changed after the optimizer made its state buffers for it.
+    ParamShapeChanged {
+        /// The optimizer's kind.
+        optimizer: &'static str,
+        /// The parameter's name.
+        param: String,
+        /// The shape the state buffers were made for.
+        state_shape: Vec<usize>,
+        /// The parameter's shape now.
+        param_shape: Vec<usize>,
+    },
+    /// A step counter is at `u64::MAX` and cannot count another step.
+    StepOverflow {
+        /// The optimizer's kind.
+        optimizer: &'static str,
     },
 }
 
@@ -110,6 +138,29 @@ impl fmt::Display for OptimError {
                 Ok(())
             }
             OptimError::Config { what, why } => write!(f, "{what}: {why}"),
+            OptimError::GradientShape {
+                optimizer,
+                param,
+                param_shape,
+                grad_shape,
+            } => write!(
+                f,
+                "{optimizer}: step: the gradient of {param:?} has shape {grad_shape:?}, but the parameter has shape {param_shape:?}"
+            ),
+            OptimError::ParamShapeChanged {
+                optimizer,
+                param,
+                state_shape,
+                param_shape,
+            } => write!(
+                f,
+                "{optimizer}: step: parameter {param:?} has shape {param_shape:?}, but its state was made for shape {state_shape:?}; a parameter cannot change shape under an optimizer (make a new one)"
+            ),
+            OptimError::StepOverflow { optimizer } => write!(
+                f,
+                "{optimizer}: step: the step count is at its maximum, {}, and cannot count another step",
+                u64::MAX
+            ),
         }
     }
 }

@@ -5,6 +5,10 @@
 //! creates the slot's state buffers the first time it sees a gradient, and hands the parameter's
 //! elements, the gradient and the buffers to the optimizer's fused update loop. After the first
 //! step nothing is allocated.
+//!
+//! A step checks every gradient's shape, every parameter's shape against the shape its buffers
+//! were made for, and every step counter before it updates anything, so a step that fails
+//! changes nothing.
 
 use crate::error::{OptimError, Result};
 use smallvec::SmallVec;
@@ -183,14 +187,40 @@ pub trait Optimizer<T: Float> {
     /// skipped (their state and step count do not change).
     ///
     /// # Panics
-    /// If a gradient's element count differs from its parameter's.
-    fn step(&mut self, grads: &Grads<T>);
+    /// Where [`Optimizer::try_step`] returns an error, with its message.
+    #[track_caller]
+    fn step(&mut self, grads: &Grads<T>) {
+        crate::error::or_panic(self.try_step(grads))
+    }
+
+    /// Fallible [`Optimizer::step`]: everything is checked before anything is updated, so on an
+    /// error no parameter, buffer or step count has changed.
+    ///
+    /// # Errors
+    /// [`OptimError::GradientShape`] if a gradient's shape differs from its parameter's;
+    /// [`OptimError::ParamShapeChanged`] if a parameter's shape changed since the optimizer made
+    /// its state buffers (an optimizer without buffers, plain SGD, has nothing stale and steps
+    /// on); [`OptimError::StepOverflow`] if a step count is at `u64::MAX`.
+    fn try_step(&mut self, grads: &Grads<T>) -> Result<()>;
 
     /// The optimizer's learning rate (the default group's).
     fn lr(&self) -> f64;
 
     /// Sets the learning rate; groups with their own lr are scaled alike (see [`GroupConfig`]).
-    fn set_lr(&mut self, lr: f64);
+    ///
+    /// # Panics
+    /// If `lr` is NaN, infinite or negative; [`Optimizer::try_set_lr`] returns the error.
+    #[track_caller]
+    fn set_lr(&mut self, lr: f64) {
+        crate::error::or_panic(self.try_set_lr(lr))
+    }
+
+    /// Fallible [`Optimizer::set_lr`]: the value is checked by the same function as the
+    /// configuration's lr at construction, and on an error the lr does not change.
+    ///
+    /// # Errors
+    /// [`OptimError::Config`] if `lr` is NaN, infinite or negative.
+    fn try_set_lr(&mut self, lr: f64) -> Result<()>;
 
     /// Adds a parameter group with its own settings.
     ///
@@ -226,11 +256,13 @@ pub trait Optimizer<T: Float> {
     /// Restores a state from [`Optimizer::state_dict`], so training continues bit-identically.
     ///
     /// The learning rate and step counts are taken from `state`; every other hyperparameter must
-    /// equal this optimizer's. Nothing changes unless everything fits.
+    /// equal this optimizer's. The loaded `lr` and `initial_lr` are checked by the function that
+    /// checks a configuration at construction. Nothing changes unless everything fits.
     ///
     /// # Errors
     /// [`OptimError::Mismatch`] listing missing, unexpected and mismatched names: another kind of
-    /// optimizer, other parameter names, other shapes or other hyperparameters.
+    /// optimizer, other parameter names, other shapes or other hyperparameters, a learning rate
+    /// construction would refuse, or a parameter counting more steps than the optimizer.
     fn load_state_dict(&mut self, state: &StateDict<T>) -> Result<()>;
 
     /// Saves [`Optimizer::state_dict`] to a safetensors file, atomically: a temporary file beside
@@ -277,6 +309,8 @@ pub(crate) struct Slot<T> {
     step: u64,
     /// Empty until the first gradient, then one buffer per name in `Core::buffers`.
     state: Vec<Vec<T>>,
+    /// The parameter's shape when `state` was made: a later step on another shape is refused.
+    state_shape: Vec<usize>,
 }
 
 /// Slots, groups, learning rate and step count: the part of every optimizer that is not its rule.
@@ -291,7 +325,9 @@ pub(crate) struct Core<T> {
     steps: u64,
 }
 
-fn check_non_negative(what: &'static str, name: &str, x: f64) -> Result<()> {
+/// `Config` naming `what` unless the hyperparameter `name` is finite and non-negative: the check
+/// of every learning rate and weight decay.
+pub(crate) fn check_non_negative(what: &'static str, name: &str, x: f64) -> Result<()> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
@@ -317,7 +353,8 @@ pub(crate) fn fmt_f64(x: f64) -> String {
 }
 
 impl<T: Float> Core<T> {
-    /// A core holding `params` as group 0.
+    /// A core holding `params` as group 0; `lr` and `weight_decay` were checked by the
+    /// optimizer's configuration.
     pub(crate) fn new(
         kind: &'static str,
         buffers: Vec<&'static str>,
@@ -325,8 +362,6 @@ impl<T: Float> Core<T> {
         lr: f64,
         weight_decay: f64,
     ) -> Result<Self> {
-        check_non_negative(kind, "lr", lr)?;
-        check_non_negative(kind, "weight_decay", weight_decay)?;
         let mut core = Core {
             kind,
             buffers,
@@ -378,6 +413,7 @@ impl<T: Float> Core<T> {
                 group,
                 step: 0,
                 state: Vec::new(),
+                state_shape: Vec::new(),
             }));
         Ok(())
     }
@@ -386,6 +422,7 @@ impl<T: Float> Core<T> {
         self.lr
     }
 
+    /// Sets the lr, which the optimizer's configuration has checked.
     pub(crate) fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }
@@ -415,12 +452,20 @@ impl<T: Float> Core<T> {
     }
 
     /// One step: for each parameter with a gradient, `update(hyper, θ, g, state)` on its elements.
+    ///
+    /// Every slot is checked before any is updated, so a failed step changes nothing.
     pub(crate) fn step(
         &mut self,
         grads: &Grads<T>,
         update: impl Fn(Hyper, &mut [T], &[T], &mut [&mut [T]]) + Sync,
-    ) {
-        self.steps += 1;
+    ) -> Result<()> {
+        let steps = self.steps.checked_add(1).ok_or(OptimError::StepOverflow {
+            optimizer: self.kind,
+        })?;
+        for slot in &self.slots {
+            self.check_slot(slot, grads)?;
+        }
+        self.steps = steps;
         let n_buffers = self.buffers.len();
         for slot in &mut self.slots {
             let Some(grad) = grads.get(&slot.param) else {
@@ -441,19 +486,13 @@ impl<T: Float> Core<T> {
                 weight_decay: group.weight_decay.unwrap_or(self.weight_decay),
                 step: slot.step + 1,
             };
-            let kind = self.kind;
             let state = &mut slot.state;
-            let name = &slot.name;
+            let state_shape = &mut slot.state_shape;
             slot.param.update(|theta| {
-                if theta.len() != g.len() {
-                    panic!(
-                        "{kind}: step: the gradient of {name:?} has {} elements, the parameter {}",
-                        g.len(),
-                        theta.len()
-                    );
-                }
+                debug_assert_eq!(theta.len(), g.len(), "shapes were checked");
                 if state.len() != n_buffers {
                     *state = (0..n_buffers).map(|_| vec![T::ZERO; g.len()]).collect();
+                    *state_shape = grad.shape().to_vec();
                 }
                 let mut views: SmallVec<[&mut [T]; 4]> =
                     state.iter_mut().map(|v| v.as_mut_slice()).collect();
@@ -468,6 +507,41 @@ impl<T: Float> Core<T> {
             });
             slot.step += 1;
         }
+        Ok(())
+    }
+
+    /// Whether `slot` can take its gradient in `grads`, if it has one: the gradient has the
+    /// parameter's shape, the parameter still has the shape its buffers were made for, and its
+    /// step count can grow.
+    fn check_slot(&self, slot: &Slot<T>, grads: &Grads<T>) -> Result<()> {
+        let Some(grad) = grads.get(&slot.param) else {
+            return Ok(());
+        };
+        // The clone shares storage and holds a short shape inline, so it allocates nothing; it is
+        // dropped before the update, which then still runs in place.
+        let value = slot.param.value();
+        if grad.shape() != value.shape() {
+            return Err(OptimError::GradientShape {
+                optimizer: self.kind,
+                param: slot.name.clone(),
+                param_shape: value.shape().to_vec(),
+                grad_shape: grad.shape().to_vec(),
+            });
+        }
+        if !slot.state.is_empty() && slot.state_shape != value.shape() {
+            return Err(OptimError::ParamShapeChanged {
+                optimizer: self.kind,
+                param: slot.name.clone(),
+                state_shape: slot.state_shape.clone(),
+                param_shape: value.shape().to_vec(),
+            });
+        }
+        if slot.step == u64::MAX {
+            return Err(OptimError::StepOverflow {
+                optimizer: self.kind,
+            });
+        }
+        Ok(())
     }
 
     /// The state dict, with the optimizer's own hyperparameters under `hyper.<key>`.
@@ -479,11 +553,11 @@ impl<T: Float> Core<T> {
         let mut tensors = BTreeMap::new();
         for slot in &self.slots {
             metadata.insert(format!("step.{}", slot.name), slot.step.to_string());
-            let shape = slot.param.shape();
+            // The buffers' own shape: the parameter may have been reshaped since.
             for (buffer, data) in self.buffers.iter().zip(&slot.state) {
                 tensors.insert(
                     format!("{}/{buffer}", slot.name),
-                    Tensor::from_vec(data.clone(), &shape),
+                    Tensor::from_vec(data.clone(), &slot.state_shape),
                 );
             }
         }
@@ -513,10 +587,13 @@ impl<T: Float> Core<T> {
         metadata
     }
 
+    /// Restores `state`; `check_lr` is the configuration's check of a learning rate, applied to
+    /// the loaded `lr` and `initial_lr`.
     pub(crate) fn load_state_dict(
         &mut self,
         state: &StateDict<T>,
         hyper: &[(&'static str, String)],
+        check_lr: &dyn Fn(f64) -> Result<()>,
     ) -> Result<()> {
         let mut missing = Vec::new();
         let mut unexpected = Vec::new();
@@ -546,6 +623,25 @@ impl<T: Float> Core<T> {
             .iter()
             .map(|slot| parse.get::<u64>(&format!("step.{}", slot.name)))
             .collect();
+        for (key, value) in [("lr", lr), ("initial_lr", initial_lr)] {
+            if let Some(Err(e)) = value.map(check_lr) {
+                mismatched.push(format!(
+                    "{key}: the state's {:?} is not usable: {e}",
+                    meta[key]
+                ));
+            }
+        }
+        // A parameter steps only inside an optimizer step, so it cannot count more of them.
+        for (slot, step) in self.slots.iter().zip(&slot_steps) {
+            if let (Some(own), Some(all)) = (*step, steps) {
+                if own > all {
+                    mismatched.push(format!(
+                        "step.{}: {own} steps, more than the optimizer's {all}",
+                        slot.name
+                    ));
+                }
+            }
+        }
         let mut known_tensors = HashSet::new();
         for (slot, step) in self.slots.iter().zip(&slot_steps) {
             if step.unwrap_or(0) == 0 {
@@ -601,6 +697,8 @@ impl<T: Float> Core<T> {
                     .map(|buffer| state.tensors[&format!("{}/{buffer}", slot.name)].to_vec())
                     .collect()
             };
+            // Each buffer was checked to have the parameter's shape.
+            slot.state_shape = slot.param.shape();
         }
         Ok(())
     }
@@ -628,19 +726,29 @@ impl Parser<'_> {
     }
 }
 
-/// Implements [`Optimizer`] for a type with a `core: Core<T>` field, a `hyperparameters()`
-/// method and an inherent `apply(&mut self, grads)` holding its update rule.
+/// Implements [`Optimizer`] for a type with a `core: Core<T>` field, a `config` of type
+/// `$config` (with an `lr` field and a `validate()` that checks it), a `hyperparameters()` method
+/// and an inherent `apply(&mut self, grads) -> Result<()>` holding its update rule.
 macro_rules! impl_optimizer {
-    ($ty:ident) => {
+    ($ty:ident, $config:ident) => {
+        impl<T: tapegrad_tensor::Float> $ty<T> {
+            /// Checks `lr` as `config`'s lr, with the check construction runs.
+            fn check_lr(config: &$config, lr: f64) -> $crate::Result<()> {
+                $config { lr, ..*config }.validate()
+            }
+        }
+
         impl<T: tapegrad_tensor::Float> $crate::Optimizer<T> for $ty<T> {
-            fn step(&mut self, grads: &tapegrad_autograd::Grads<T>) {
+            fn try_step(&mut self, grads: &tapegrad_autograd::Grads<T>) -> $crate::Result<()> {
                 self.apply(grads)
             }
             fn lr(&self) -> f64 {
                 self.core.lr()
             }
-            fn set_lr(&mut self, lr: f64) {
-                self.core.set_lr(lr)
+            fn try_set_lr(&mut self, lr: f64) -> $crate::Result<()> {
+                Self::check_lr(&self.config, lr)?;
+                self.core.set_lr(lr);
+                Ok(())
             }
             fn try_add_group(
                 &mut self,
@@ -663,7 +771,10 @@ macro_rules! impl_optimizer {
                 self.core.state_dict(&self.hyperparameters())
             }
             fn load_state_dict(&mut self, state: &$crate::StateDict<T>) -> $crate::Result<()> {
-                self.core.load_state_dict(state, &self.hyperparameters())
+                let config = self.config;
+                let check_lr = |lr| Self::check_lr(&config, lr);
+                let hyper = self.hyperparameters();
+                self.core.load_state_dict(state, &hyper, &check_lr)
             }
         }
     };

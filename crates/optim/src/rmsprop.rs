@@ -1,7 +1,7 @@
 //! RMSprop: gradients divided by a running root mean square, optionally centered, with momentum.
 
 use crate::error::{or_panic, OptimError, Result};
-use crate::optimizer::{fmt_f64, impl_optimizer, Core, NamedParams};
+use crate::optimizer::{check_non_negative, fmt_f64, impl_optimizer, Core, NamedParams};
 use tapegrad_autograd::Grads;
 use tapegrad_tensor::Float;
 
@@ -33,6 +33,33 @@ impl Default for RmsPropConfig {
             momentum: 0.0,
             centered: false,
         }
+    }
+}
+
+impl RmsPropConfig {
+    /// Checks every value: construction, [`Optimizer::try_set_lr`](crate::Optimizer::try_set_lr)
+    /// and loading a state all use this check.
+    ///
+    /// # Errors
+    /// [`OptimError::Config`] for an lr, weight decay or momentum that is negative or not
+    /// finite, `β ∉ [0, 1)`, or `ε` not positive and finite.
+    pub fn validate(&self) -> Result<()> {
+        check_non_negative("RmsProp", "lr", self.lr)?;
+        check_non_negative("RmsProp", "weight_decay", self.weight_decay)?;
+        let bad = |why: String| Err(OptimError::config("RmsProp", why));
+        if !(0.0..1.0).contains(&self.beta) {
+            return bad(format!("beta must be in [0, 1), got {}", self.beta));
+        }
+        if !(self.eps > 0.0 && self.eps.is_finite()) {
+            return bad(format!("eps must be positive, got {}", self.eps));
+        }
+        if !(self.momentum >= 0.0 && self.momentum.is_finite()) {
+            return bad(format!(
+                "momentum must be non-negative, got {}",
+                self.momentum
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -77,21 +104,10 @@ impl<T: Float> RmsProp<T> {
     /// Fallible [`RmsProp::new`].
     ///
     /// # Errors
-    /// [`OptimError::Config`] if `β ∉ [0, 1)`, `ε ≤ 0`, `μ < 0`, or a name repeats.
+    /// [`OptimError::Config`] if [`RmsPropConfig::validate`] refuses the configuration or a
+    /// name repeats.
     pub fn try_new(params: &(impl NamedParams<T> + ?Sized), config: RmsPropConfig) -> Result<Self> {
-        let bad = |why: String| Err(OptimError::config("RmsProp", why));
-        if !(0.0..1.0).contains(&config.beta) {
-            return bad(format!("beta must be in [0, 1), got {}", config.beta));
-        }
-        if !(config.eps > 0.0 && config.eps.is_finite()) {
-            return bad(format!("eps must be positive, got {}", config.eps));
-        }
-        if !(config.momentum >= 0.0 && config.momentum.is_finite()) {
-            return bad(format!(
-                "momentum must be non-negative, got {}",
-                config.momentum
-            ));
-        }
+        config.validate()?;
         let mut buffers = vec!["square_avg"];
         if config.centered {
             buffers.push("grad_avg");
@@ -123,7 +139,7 @@ impl<T: Float> RmsProp<T> {
         ]
     }
 
-    fn apply(&mut self, grads: &Grads<T>) {
+    fn apply(&mut self, grads: &Grads<T>) -> Result<()> {
         let c = self.config;
         let beta = T::from_f64(c.beta);
         let one_minus_beta = T::from_f64(1.0 - c.beta);
@@ -159,8 +175,8 @@ impl<T: Float> RmsProp<T> {
                     _ => theta[i] -= lr * (g / r),
                 }
             }
-        });
+        })
     }
 }
 
-impl_optimizer!(RmsProp);
+impl_optimizer!(RmsProp, RmsPropConfig);

@@ -3,6 +3,11 @@
 //! A schedule is stateless: call [`Optimizer::set_lr`](crate::Optimizer::set_lr) with
 //! `schedule.lr(epoch)` at the start of each epoch. Epochs count from 0.
 //!
+//! A schedule's rates and factors follow the rule of an optimizer's learning rate: finite and
+//! non-negative. Its fields are public, so it is checked where it is used: [`Schedule::try_lr`]
+//! returns an error naming the schedule and the field (or the epoch, for a rate that overflows),
+//! and the built-in schedules' `lr` panics with that message.
+//!
 //! ```
 //! use tapegrad_optim::{CosineAnnealing, Schedule, Warmup};
 //! let schedule = Warmup { schedule: CosineAnnealing { initial_lr: 0.1, min_lr: 0.0, period: 10 }, warmup: 5 };
@@ -12,23 +17,75 @@
 //! assert!(table[14].abs() < 1e-15);            // ten epochs of annealing later
 //! ```
 
+use crate::error::{or_panic, OptimError, Result};
+use crate::optimizer::check_non_negative;
 use std::f64::consts::PI;
 
 /// A learning rate for each epoch (or step; the unit is whatever the caller counts).
 pub trait Schedule {
     /// The learning rate for `epoch`, counting from 0.
+    ///
+    /// The built-in schedules panic where [`Schedule::try_lr`] returns an error, with its message.
     fn lr(&self, epoch: usize) -> f64;
+
+    /// Checks the schedule's parameters; the built-in schedules require each rate and factor to
+    /// be finite and non-negative. The default accepts everything.
+    ///
+    /// # Errors
+    /// [`OptimError::Config`] naming the schedule and the parameter.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Fallible [`Schedule::lr`]: the parameters are validated, and the rate must come out finite
+    /// and non-negative (a user schedule's, or one that overflows at a late epoch).
+    ///
+    /// # Errors
+    /// [`OptimError::Config`] from [`Schedule::validate`], or naming the epoch whose rate is NaN,
+    /// infinite or negative.
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
+        usable(epoch, self.lr(epoch))
+    }
+}
+
+/// `lr` unless it is NaN, infinite or negative, which no optimizer accepts.
+fn usable(epoch: usize, lr: f64) -> Result<f64> {
+    if lr.is_finite() && lr >= 0.0 {
+        Ok(lr)
+    } else {
+        Err(OptimError::config(
+            "Schedule",
+            format!(
+                "epoch {epoch} gives the learning rate {lr}; it must be finite and non-negative"
+            ),
+        ))
+    }
 }
 
 impl<S: Schedule + ?Sized> Schedule for &S {
+    #[track_caller]
     fn lr(&self, epoch: usize) -> f64 {
         (**self).lr(epoch)
+    }
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        (**self).try_lr(epoch)
     }
 }
 
 impl<S: Schedule + ?Sized> Schedule for Box<S> {
+    #[track_caller]
     fn lr(&self, epoch: usize) -> f64 {
         (**self).lr(epoch)
+    }
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        (**self).try_lr(epoch)
     }
 }
 
@@ -40,8 +97,16 @@ pub struct Constant {
 }
 
 impl Schedule for Constant {
-    fn lr(&self, _epoch: usize) -> f64 {
-        self.lr
+    #[track_caller]
+    fn lr(&self, epoch: usize) -> f64 {
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        check_non_negative("Constant", "lr", self.lr)
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
+        usable(epoch, self.lr)
     }
 }
 
@@ -63,8 +128,20 @@ pub struct InverseTimeDecay {
 }
 
 impl Schedule for InverseTimeDecay {
+    #[track_caller]
     fn lr(&self, epoch: usize) -> f64 {
-        self.initial_lr / (1.0 + self.decay_rate * epoch as f64)
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        check_non_negative("InverseTimeDecay", "initial_lr", self.initial_lr)?;
+        check_non_negative("InverseTimeDecay", "decay_rate", self.decay_rate)
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
+        usable(
+            epoch,
+            self.initial_lr / (1.0 + self.decay_rate * epoch as f64),
+        )
     }
 }
 
@@ -84,8 +161,17 @@ pub struct ExponentialDecay {
 }
 
 impl Schedule for ExponentialDecay {
+    #[track_caller]
     fn lr(&self, epoch: usize) -> f64 {
-        self.initial_lr * self.rate.powf(epoch as f64)
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        check_non_negative("ExponentialDecay", "initial_lr", self.initial_lr)?;
+        check_non_negative("ExponentialDecay", "rate", self.rate)
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
+        usable(epoch, self.initial_lr * self.rate.powf(epoch as f64))
     }
 }
 
@@ -105,8 +191,20 @@ pub struct InverseSqrtDecay {
 }
 
 impl Schedule for InverseSqrtDecay {
+    #[track_caller]
     fn lr(&self, epoch: usize) -> f64 {
-        self.initial_lr * self.k / (epoch.max(1) as f64).sqrt()
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        check_non_negative("InverseSqrtDecay", "initial_lr", self.initial_lr)?;
+        check_non_negative("InverseSqrtDecay", "k", self.k)
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
+        usable(
+            epoch,
+            self.initial_lr * self.k / (epoch.max(1) as f64).sqrt(),
+        )
     }
 }
 
@@ -129,9 +227,18 @@ pub struct StepDecay {
 }
 
 impl Schedule for StepDecay {
+    #[track_caller]
     fn lr(&self, epoch: usize) -> f64 {
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        check_non_negative("StepDecay", "initial_lr", self.initial_lr)?;
+        check_non_negative("StepDecay", "gamma", self.gamma)
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
         let drops = epoch / self.step_size.max(1);
-        self.initial_lr * self.gamma.powf(drops as f64)
+        usable(epoch, self.initial_lr * self.gamma.powf(drops as f64))
     }
 }
 
@@ -157,12 +264,23 @@ pub struct CosineAnnealing {
 }
 
 impl Schedule for CosineAnnealing {
+    #[track_caller]
     fn lr(&self, epoch: usize) -> f64 {
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        check_non_negative("CosineAnnealing", "initial_lr", self.initial_lr)?;
+        check_non_negative("CosineAnnealing", "min_lr", self.min_lr)
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
         if self.period == 0 {
-            return self.min_lr;
+            return Ok(self.min_lr);
         }
         let progress = epoch.min(self.period) as f64 / self.period as f64;
-        self.min_lr + 0.5 * (self.initial_lr - self.min_lr) * (1.0 + (PI * progress).cos())
+        let lr =
+            self.min_lr + 0.5 * (self.initial_lr - self.min_lr) * (1.0 + (PI * progress).cos());
+        usable(epoch, lr)
     }
 }
 
@@ -187,13 +305,22 @@ pub struct Warmup<S> {
 }
 
 impl<S: Schedule> Schedule for Warmup<S> {
+    #[track_caller]
     fn lr(&self, epoch: usize) -> f64 {
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        self.schedule.validate()
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
         let shift = self.warmup.saturating_sub(1);
-        let base = self.schedule.lr(epoch.saturating_sub(shift));
-        if epoch + 1 < self.warmup {
+        let base = self.schedule.try_lr(epoch.saturating_sub(shift))?;
+        // `epoch < shift` is `epoch + 1 < warmup` without overflowing at `usize::MAX`.
+        let lr = if epoch < shift {
             base * (epoch + 1) as f64 / self.warmup as f64
         } else {
             base
-        }
+        };
+        usable(epoch, lr)
     }
 }

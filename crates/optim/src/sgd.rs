@@ -1,7 +1,7 @@
 //! Stochastic gradient descent, with coupled weight decay, momentum in two forms, and Nesterov.
 
 use crate::error::{or_panic, OptimError, Result};
-use crate::optimizer::{fmt_f64, impl_optimizer, Core, NamedParams};
+use crate::optimizer::{check_non_negative, fmt_f64, impl_optimizer, Core, NamedParams};
 use tapegrad_autograd::Grads;
 use tapegrad_tensor::Float;
 
@@ -74,7 +74,15 @@ impl Default for SgdConfig {
 }
 
 impl SgdConfig {
-    fn validate(&self) -> Result<()> {
+    /// Checks every value: construction, [`Optimizer::try_set_lr`](crate::Optimizer::try_set_lr)
+    /// and loading a state all use this check.
+    ///
+    /// # Errors
+    /// [`OptimError::Config`] for an lr or weight decay that is negative or not finite, a momentum
+    /// out of its range, or Nesterov without momentum or with dampening.
+    pub fn validate(&self) -> Result<()> {
+        check_non_negative("Sgd", "lr", self.lr)?;
+        check_non_negative("Sgd", "weight_decay", self.weight_decay)?;
         let bad = |why: String| Err(OptimError::config("Sgd", why));
         match self.momentum {
             Momentum::None if self.nesterov => bad("Nesterov needs momentum".into()),
@@ -182,7 +190,7 @@ impl<T: Float> Sgd<T> {
         ]
     }
 
-    fn apply(&mut self, grads: &Grads<T>) {
+    fn apply(&mut self, grads: &Grads<T>) -> Result<()> {
         let nesterov = self.config.nesterov;
         let momentum = self.config.momentum;
         self.core.step(grads, |h, theta, g, state| {
@@ -232,8 +240,8 @@ impl<T: Float> Sgd<T> {
                     }
                 }
             }
-        });
+        })
     }
 }
 
-impl_optimizer!(Sgd);
+impl_optimizer!(Sgd, SgdConfig);

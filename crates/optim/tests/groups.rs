@@ -134,7 +134,7 @@ fn repeated_parameters_and_bad_configs_are_errors() {
 }
 
 #[test]
-#[should_panic(expected = "has 2 elements, the parameter 1")]
+#[should_panic(expected = "the gradient of \"p\" has shape [2], but the parameter has shape [1]")]
 fn a_gradient_of_the_wrong_size_panics() {
     let p = scalar("p", 0.0);
     let mut opt = Sgd::new(&p, SgdConfig::default());

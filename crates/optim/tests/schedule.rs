@@ -143,3 +143,178 @@ fn a_schedule_drives_an_optimizer() {
     }
     assert_eq!(opt.lr(), 0.125);
 }
+
+/// Runs `f`, turning a panic into its message.
+fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
+
+/// `try_lr`'s outcome, `Err` holding the message of a panic, which it must never raise.
+fn attempt(s: &dyn Schedule, epoch: usize) -> Result<Result<f64, String>, String> {
+    caught(|| s.try_lr(epoch).map_err(|e| e.to_string()))
+}
+
+/// A user schedule that returns whatever it holds.
+struct Fixed(f64);
+
+impl Schedule for Fixed {
+    fn lr(&self, _epoch: usize) -> f64 {
+        self.0
+    }
+}
+
+/// Every schedule parameter set to NaN, ±∞ or a negative value, alone and under a warm-up, at
+/// several epochs: `try_lr` is an error naming the schedule and the parameter, `lr` panics with
+/// it; a user schedule or an overflow giving a NaN, infinite or negative rate is an error too.
+#[test]
+fn bad_schedule_parameters_are_errors_at_every_epoch() {
+    type Build = fn(f64) -> Box<dyn Schedule>;
+    let fields: [(&str, &str, Build); 11] = [
+        ("Constant", "lr", |x| Box::new(Constant { lr: x })),
+        ("InverseTimeDecay", "initial_lr", |x| {
+            Box::new(InverseTimeDecay {
+                initial_lr: x,
+                decay_rate: 0.5,
+            })
+        }),
+        ("InverseTimeDecay", "decay_rate", |x| {
+            Box::new(InverseTimeDecay {
+                initial_lr: 0.1,
+                decay_rate: x,
+            })
+        }),
+        ("ExponentialDecay", "initial_lr", |x| {
+            Box::new(ExponentialDecay {
+                initial_lr: x,
+                rate: 0.9,
+            })
+        }),
+        ("ExponentialDecay", "rate", |x| {
+            Box::new(ExponentialDecay {
+                initial_lr: 0.1,
+                rate: x,
+            })
+        }),
+        ("InverseSqrtDecay", "initial_lr", |x| {
+            Box::new(InverseSqrtDecay {
+                initial_lr: x,
+                k: 1.0,
+            })
+        }),
+        ("InverseSqrtDecay", "k", |x| {
+            Box::new(InverseSqrtDecay {
+                initial_lr: 0.1,
+                k: x,
+            })
+        }),
+        ("StepDecay", "initial_lr", |x| {
+            Box::new(StepDecay {
+                initial_lr: x,
+                step_size: 2,
+                gamma: 0.5,
+            })
+        }),
+        ("StepDecay", "gamma", |x| {
+            Box::new(StepDecay {
+                initial_lr: 0.1,
+                step_size: 2,
+                gamma: x,
+            })
+        }),
+        ("CosineAnnealing", "initial_lr", |x| {
+            Box::new(CosineAnnealing {
+                initial_lr: x,
+                min_lr: 0.0,
+                period: 4,
+            })
+        }),
+        ("CosineAnnealing", "min_lr", |x| {
+            Box::new(CosineAnnealing {
+                initial_lr: 0.1,
+                min_lr: x,
+                period: 4,
+            })
+        }),
+    ];
+    let epochs = [0, 1, 5, 100, usize::MAX];
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for (name, field, build) in fields {
+        // The same schedule with a good value is untouched by the checks.
+        let good = build(0.5);
+        for epoch in epochs {
+            if attempt(good.as_ref(), epoch) != Ok(Ok(good.lr(epoch))) {
+                failures.push(format!("{name} with {field} 0.5, epoch {epoch}: refused"));
+            }
+        }
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+            for warmup in [None, Some(3)] {
+                cases += 1;
+                let schedule: Box<dyn Schedule> = match warmup {
+                    None => build(bad),
+                    Some(warmup) => Box::new(Warmup {
+                        schedule: build(bad),
+                        warmup,
+                    }),
+                };
+                let label = format!("{name} with {field} {bad}, warm-up {warmup:?}");
+                let names = [name.to_string(), field.to_string(), format!("{bad}")];
+                let mut problems = Vec::new();
+                for epoch in epochs {
+                    match attempt(schedule.as_ref(), epoch) {
+                        Ok(Err(msg)) => {
+                            if !names.iter().all(|n| msg.contains(n.as_str())) {
+                                problems.push(format!(
+                                    "epoch {epoch}: {msg} names not all of {names:?}"
+                                ));
+                            }
+                            let short = caught(|| schedule.lr(epoch));
+                            if short != Err(msg.clone()) {
+                                problems.push(format!(
+                                    "epoch {epoch}: lr gave {short:?}, not a panic with {msg:?}"
+                                ));
+                            }
+                        }
+                        Ok(Ok(lr)) => problems.push(format!("epoch {epoch}: accepted, lr {lr}")),
+                        Err(panic) => {
+                            problems.push(format!("epoch {epoch}: try_lr panicked: {panic}"))
+                        }
+                    }
+                }
+                if !problems.is_empty() {
+                    failures.push(format!("{label}: {}", problems.join("; ")));
+                }
+            }
+        }
+    }
+    // Rates that only the output check can catch: a user schedule, and a growth that overflows.
+    let overflowing = ExponentialDecay {
+        initial_lr: 1.0,
+        rate: 10.0,
+    };
+    let outputs: [(&str, &dyn Schedule, usize); 3] = [
+        ("a user schedule giving NaN", &Fixed(f64::NAN), 3),
+        ("a user schedule giving -0.5", &Fixed(-0.5), 3),
+        ("ExponentialDecay growing past f64::MAX", &overflowing, 400),
+    ];
+    for (label, schedule, epoch) in outputs {
+        cases += 1;
+        match attempt(schedule, epoch) {
+            Ok(Err(msg)) if msg.contains(&format!("epoch {epoch}")) => {}
+            other => failures.push(format!("{label}: try_lr gave {other:?}")),
+        }
+    }
+    assert_eq!(cases, 91);
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -343,3 +343,409 @@ fn f32_state_round_trips_exactly() {
     assert!(err.to_string().contains("dtype"), "{err}");
     std::fs::remove_file(path).unwrap();
 }
+
+/// Builds an optimizer over `params` with learning rate `lr`.
+type Make = fn(&[(String, Param<f64>)], f64) -> Result<Box<dyn Optimizer<f64>>, OptimError>;
+
+fn boxed<O: Optimizer<f64> + 'static>(
+    made: Result<O, OptimError>,
+) -> Result<Box<dyn Optimizer<f64>>, OptimError> {
+    made.map(|o| Box::new(o) as Box<dyn Optimizer<f64>>)
+}
+
+/// Every optimizer, in every setting that gives it another set of state buffers or another rule.
+fn every_optimizer() -> Vec<(&'static str, Make)> {
+    fn sgd(lr: f64, momentum: Momentum, nesterov: bool) -> SgdConfig {
+        SgdConfig {
+            lr,
+            momentum,
+            nesterov,
+            ..Default::default()
+        }
+    }
+    fn rms(lr: f64, momentum: f64, centered: bool) -> RmsPropConfig {
+        RmsPropConfig {
+            lr,
+            momentum,
+            centered,
+            ..Default::default()
+        }
+    }
+    fn adam(lr: f64, amsgrad: bool) -> AdamConfig {
+        AdamConfig {
+            lr,
+            amsgrad,
+            ..Default::default()
+        }
+    }
+    fn adamw(lr: f64, amsgrad: bool) -> AdamWConfig {
+        AdamWConfig {
+            lr,
+            amsgrad,
+            ..Default::default()
+        }
+    }
+    const DAMPENED: Momentum = Momentum::Classic {
+        momentum: 0.9,
+        dampening: 0.5,
+    };
+    vec![
+        ("sgd", |p, lr| {
+            boxed(Sgd::try_new(p, sgd(lr, Momentum::None, false)))
+        }),
+        ("sgd ewma", |p, lr| {
+            boxed(Sgd::try_new(p, sgd(lr, Momentum::ewma(), false)))
+        }),
+        ("sgd ewma nesterov", |p, lr| {
+            boxed(Sgd::try_new(p, sgd(lr, Momentum::ewma(), true)))
+        }),
+        ("sgd classic", |p, lr| {
+            boxed(Sgd::try_new(p, sgd(lr, Momentum::classic(0.9), false)))
+        }),
+        ("sgd classic dampened", |p, lr| {
+            boxed(Sgd::try_new(p, sgd(lr, DAMPENED, false)))
+        }),
+        ("sgd nesterov", |p, lr| {
+            boxed(Sgd::try_new(p, sgd(lr, Momentum::classic(0.9), true)))
+        }),
+        ("rmsprop", |p, lr| {
+            boxed(RmsProp::try_new(p, rms(lr, 0.0, false)))
+        }),
+        ("rmsprop centered", |p, lr| {
+            boxed(RmsProp::try_new(p, rms(lr, 0.0, true)))
+        }),
+        ("rmsprop momentum", |p, lr| {
+            boxed(RmsProp::try_new(p, rms(lr, 0.9, false)))
+        }),
+        ("rmsprop centered momentum", |p, lr| {
+            boxed(RmsProp::try_new(p, rms(lr, 0.9, true)))
+        }),
+        ("adam", |p, lr| boxed(Adam::try_new(p, adam(lr, false)))),
+        ("amsgrad", |p, lr| boxed(Adam::try_new(p, adam(lr, true)))),
+        ("adamw", |p, lr| boxed(AdamW::try_new(p, adamw(lr, false)))),
+        ("adamw amsgrad", |p, lr| {
+            boxed(AdamW::try_new(p, adamw(lr, true)))
+        }),
+    ]
+}
+
+/// A weight `w` of shape [4] and a bias `b` of shape [2].
+fn two_params() -> Vec<(String, Param<f64>)> {
+    let w = Tensor::from_vec(vec![0.5, -1.0, 1.5, -2.0], &[4]);
+    let b = Tensor::from_vec(vec![0.25, -0.75], &[2]);
+    vec![
+        ("w".into(), Param::new("w", w)),
+        ("b".into(), Param::new("b", b)),
+    ]
+}
+
+/// Gradients of `Σ p²` over every parameter, whatever their shapes.
+fn square_grads(params: &[(String, Param<f64>)]) -> tapegrad_autograd::Grads<f64> {
+    let tape = Tape::new();
+    let mut loss = tape.param(&params[0].1).square().sum_all();
+    for (_, p) in &params[1..] {
+        loss = loss + tape.param(p).square().sum_all();
+    }
+    loss.backward()
+}
+
+/// Runs `f`, turning a panic into its message.
+fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
+
+/// `try_step`'s outcome, `Err` holding the message of a panic, which it must never raise.
+fn attempt(
+    opt: &mut dyn Optimizer<f64>,
+    grads: &tapegrad_autograd::Grads<f64>,
+) -> Result<Result<(), String>, String> {
+    caught(|| opt.try_step(grads).map_err(|e| e.to_string()))
+}
+
+/// `try_set_lr`'s outcome, `Err` holding the message of a panic.
+fn attempt_lr(opt: &mut dyn Optimizer<f64>, lr: f64) -> Result<Result<(), String>, String> {
+    caught(|| opt.try_set_lr(lr).map_err(|e| e.to_string()))
+}
+
+/// Everything a failed call must leave alone: parameter bits, step count, lr and the state dict
+/// (`None` if making it panicked).
+type Snapshot = (
+    Vec<Vec<u64>>,
+    u64,
+    u64,
+    Option<(Vec<(String, Vec<u64>)>, Vec<(String, String)>)>,
+);
+
+fn snapshot(params: &[(String, Param<f64>)], opt: &dyn Optimizer<f64>) -> Snapshot {
+    let values = params
+        .iter()
+        .map(|(_, p)| p.value().to_vec().iter().map(|x| x.to_bits()).collect())
+        .collect();
+    let state = caught(|| opt.state_dict()).ok().map(|s| {
+        let tensors = s
+            .tensors
+            .iter()
+            .map(|(k, t)| (k.clone(), t.to_vec().iter().map(|x| x.to_bits()).collect()))
+            .collect();
+        (tensors, s.metadata.into_iter().collect())
+    });
+    (values, opt.step_count(), opt.lr().to_bits(), state)
+}
+
+/// Checks a call that must fail: the try_ form returned an error naming every piece of `names`
+/// (it did not panic or succeed), nothing changed, and the short form panics with the message.
+fn expect_refusal(
+    failures: &mut Vec<String>,
+    label: &str,
+    names: &[String],
+    tried: Result<Result<(), String>, String>,
+    before: &Snapshot,
+    after: Snapshot,
+    short: impl FnOnce() -> Result<(), String>,
+) {
+    let msg = match tried {
+        Ok(Err(msg)) => msg,
+        Ok(Ok(())) => return failures.push(format!("{label}: accepted")),
+        Err(panic) => return failures.push(format!("{label}: the try_ form panicked: {panic}")),
+    };
+    let mut problems = Vec::new();
+    if let Some(absent) = names.iter().find(|n| !msg.contains(n.as_str())) {
+        problems.push(format!("the error does not name {absent}: {msg}"));
+    }
+    if before.3.is_some() && after.3.is_none() {
+        problems.push("state_dict panics after the refusal".to_string());
+    }
+    if &after != before {
+        problems.push("the refused call changed the optimizer or the parameters".to_string());
+    }
+    match short() {
+        Err(panic) if panic == msg => {}
+        other => problems.push(format!(
+            "the short form gave {other:?}, not a panic with {msg:?}"
+        )),
+    }
+    if !problems.is_empty() {
+        failures.push(format!("{label}: {}", problems.join("; ")));
+    }
+}
+
+/// What changes, the parameter's new shape, the gradient's shape, and whether a step runs before.
+type Scenario = (
+    &'static str,
+    Option<&'static [usize]>,
+    Option<&'static [usize]>,
+    bool,
+);
+
+/// A parameter that changed shape after its state was made, and a gradient whose shape is not
+/// its parameter's, under every optimizer: an error naming the parameter and both shapes, with
+/// nothing updated. Plain SGD keeps no state, so a reshaped parameter simply steps.
+#[test]
+fn shape_changes_under_every_optimizer_are_errors_naming_the_parameter() {
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    let scenarios: [Scenario; 7] = [
+        ("grown parameter", Some(&[8]), None, true),
+        ("shrunk parameter", Some(&[2]), None, true),
+        ("reshaped parameter", Some(&[2, 2]), None, true),
+        ("gradient of another shape", None, Some(&[2, 2]), true),
+        ("longer gradient", None, Some(&[8]), true),
+        ("shorter gradient", None, Some(&[3]), true),
+        ("first gradient too short", None, Some(&[3]), false),
+    ];
+    for (kind, make) in every_optimizer() {
+        for (what, new_shape, grad_shape, warm) in scenarios {
+            cases += 1;
+            let label = format!("{kind}, {what}");
+            let params = two_params();
+            let mut opt = make(&params, 0.1).unwrap();
+            if warm {
+                opt.step(&square_grads(&params));
+            }
+            let state_before = snapshot(&params, opt.as_ref()).3;
+            if let Some(shape) = new_shape {
+                let n: usize = shape.iter().product();
+                params[0].1.set_value(Tensor::full(shape, 0.5));
+                assert_eq!(params[0].1.numel(), n);
+            }
+            let mut grads = square_grads(&params);
+            if let Some(shape) = grad_shape {
+                *grads.get_mut(params[0].1.id()).unwrap() = Tensor::ones(shape);
+            }
+            let mut before = snapshot(&params, opt.as_ref());
+            before.3 = state_before;
+            let tried = attempt(opt.as_mut(), &grads);
+            if kind == "sgd" && grad_shape.is_none() {
+                // Nothing stale: the reshaped parameter takes a plain step, θ − 0.1·2θ.
+                let stepped = params[0].1.value().to_vec();
+                let fine = tried == Ok(Ok(())) && stepped.iter().all(|&x| x == 0.4);
+                if !fine || caught(|| opt.state_dict()).is_err() {
+                    failures.push(format!(
+                        "{label}: want a plain step, got {tried:?}, {stepped:?}"
+                    ));
+                }
+                continue;
+            }
+            let (was, now) = match (new_shape, grad_shape) {
+                (Some(shape), _) => (vec![4], shape.to_vec()),
+                (None, Some(shape)) => (vec![4], shape.to_vec()),
+                (None, None) => unreachable!(),
+            };
+            let names = ["\"w\"".to_string(), format!("{was:?}"), format!("{now:?}")];
+            let after = snapshot(&params, opt.as_ref());
+            let short = || caught(|| opt.step(&grads));
+            expect_refusal(&mut failures, &label, &names, tried, &before, after, short);
+        }
+    }
+    assert_eq!(cases, 98);
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// NaN, infinite and negative learning rates, and step counts at `u64::MAX`, under every
+/// optimizer: refused by construction, by `try_set_lr` and by loading (in memory and from a
+/// file), with nothing changed; a step count at its maximum makes the next step an error.
+#[test]
+fn bad_learning_rates_and_step_counts_are_refused_everywhere() {
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    let path = temp_path("bad-lr");
+    for (kind, make) in every_optimizer() {
+        let params = two_params();
+        let mut trained = make(&params, 0.1).unwrap();
+        trained.step(&square_grads(&params));
+        trained.step(&square_grads(&params));
+        let good_state = trained.state_dict();
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.1] {
+            let names = ["lr".to_string(), format!("{bad}")];
+            cases += 1;
+            match make(&two_params(), bad) {
+                Err(e) if names.iter().all(|n| e.to_string().contains(n.as_str())) => {}
+                Err(e) => failures.push(format!(
+                    "{kind}: try_new({bad}) error {e} does not name {names:?}"
+                )),
+                Ok(_) => failures.push(format!("{kind}: try_new({bad}) accepted")),
+            }
+
+            cases += 1;
+            let params = two_params();
+            let mut opt = make(&params, 0.1).unwrap();
+            opt.step(&square_grads(&params));
+            let before = snapshot(&params, opt.as_ref());
+            let tried = attempt_lr(opt.as_mut(), bad);
+            let after = snapshot(&params, opt.as_ref());
+            let label = format!("{kind}: set_lr({bad})");
+            expect_refusal(&mut failures, &label, &names, tried, &before, after, || {
+                caught(|| opt.set_lr(bad))
+            });
+
+            for key in ["lr", "initial_lr"] {
+                cases += 1;
+                let mut state = good_state.clone();
+                state.metadata.insert(key.into(), format!("{bad:?}"));
+                let params = two_params();
+                let mut opt = make(&params, 0.1).unwrap();
+                let before = snapshot(&params, opt.as_ref());
+                let tried = caught(|| opt.load_state_dict(&state).map_err(|e| e.to_string()));
+                let after = snapshot(&params, opt.as_ref());
+                let label = format!("{kind}: a state with {key} {bad:?}");
+                let names = [key.to_string(), format!("{bad:?}")];
+                expect_refusal(&mut failures, &label, &names, tried, &before, after, || {
+                    // Loading has no short form; a second try must fail alike.
+                    match opt.load_state_dict(&state) {
+                        Err(e) => Err(e.to_string()),
+                        Ok(()) => Ok(()),
+                    }
+                });
+            }
+        }
+
+        cases += 1;
+        let mut state = good_state.clone();
+        state.metadata.insert("lr".into(), "-0.5".into());
+        tapegrad_optim::save_state_dict_file(&path, &state).unwrap();
+        let params = two_params();
+        let mut opt = make(&params, 0.1).unwrap();
+        let from_file = tapegrad_optim::load_state_dict_file(&path).unwrap();
+        match opt.load_state_dict(&from_file) {
+            Err(e) if e.to_string().contains("-0.5") && opt.lr() == 0.1 => {}
+            other => failures.push(format!(
+                "{kind}: a state file with lr -0.5 gave {other:?}, lr now {}",
+                opt.lr()
+            )),
+        }
+
+        cases += 1;
+        let mut state = good_state.clone();
+        state.metadata.insert("step".into(), "1".into());
+        state.metadata.insert("step.w".into(), "5".into());
+        let params = two_params();
+        let mut opt = make(&params, 0.1).unwrap();
+        match opt.load_state_dict(&state) {
+            Err(e) if e.to_string().contains("step.w") => {}
+            other => failures.push(format!(
+                "{kind}: a parameter counting more steps than its optimizer gave {other:?}"
+            )),
+        }
+
+        cases += 1;
+        let mut state = good_state.clone();
+        for key in ["step", "step.w", "step.b"] {
+            state.metadata.insert(key.into(), u64::MAX.to_string());
+        }
+        let params = two_params();
+        let mut opt = make(&params, 0.1).unwrap();
+        let label = format!("{kind}: a step after step {}", u64::MAX);
+        match caught(|| opt.load_state_dict(&state).map_err(|e| e.to_string())) {
+            Ok(Ok(())) => {
+                let grads = square_grads(&params);
+                let before = snapshot(&params, opt.as_ref());
+                let tried = attempt(opt.as_mut(), &grads);
+                let after = snapshot(&params, opt.as_ref());
+                let names = ["step".to_string(), u64::MAX.to_string()];
+                expect_refusal(&mut failures, &label, &names, tried, &before, after, || {
+                    caught(|| opt.step(&grads))
+                });
+            }
+            other => failures.push(format!("{label}: loading the count gave {other:?}")),
+        }
+        let finite = params
+            .iter()
+            .all(|(_, p)| p.value().to_vec().iter().all(|x| x.is_finite()));
+        if !finite {
+            failures.push(format!("{label}: non-finite weights"));
+        }
+    }
+    // `load_state` (which a boxed optimizer cannot call) refuses the value and names the file.
+    cases += 1;
+    let params = two_params();
+    let mut adam = Adam::new(&params, AdamConfig::default());
+    adam.step(&square_grads(&params));
+    let mut state = adam.state_dict();
+    state.metadata.insert("lr".into(), "-0.5".into());
+    tapegrad_optim::save_state_dict_file(&path, &state).unwrap();
+    let mut opt = Adam::new(&params, AdamConfig::default());
+    match opt.load_state(&path) {
+        Err(e)
+            if e.to_string().contains("bad-lr.safetensors") && e.to_string().contains("-0.5") => {}
+        other => failures.push(format!("Adam::load_state of lr -0.5 gave {other:?}")),
+    }
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(cases, 14 * 19 + 1);
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

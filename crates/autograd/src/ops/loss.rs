@@ -1,5 +1,9 @@
 //! Losses, fused where numerics need it: cross-entropy and BCE-with-logits work from logits
 //! through log-sum-exp, so no probability is ever rounded to 0 and then logged.
+//!
+//! An empty batch follows the rule of every reduction: its mean ([`Reduction::Mean`]) is an error
+//! naming the loss and the input's shape, its sum is 0, and without reduction it gives an empty
+//! tensor.
 
 use crate::backward::Backward;
 use crate::error::{or_panic, AutogradError, Result};
@@ -7,6 +11,9 @@ use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor, TensorError};
 
 /// How per-element losses are combined.
+///
+/// Over an empty batch, `Mean` is an error (the average of nothing has no value), `Sum` is 0 and
+/// `None` is an empty tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Reduction {
     /// The mean over elements (the default, as in PyTorch).
@@ -27,6 +34,25 @@ pub struct CrossEntropyOptions {
     pub label_smoothing: f64,
 }
 
+/// `Empty` naming the loss `op` and its `input` shape when a mean is asked of `count` = 0
+/// per-element losses.
+fn check_mean_of_some(
+    op: &'static str,
+    input: &[usize],
+    count: usize,
+    reduction: Reduction,
+) -> Result<()> {
+    if reduction == Reduction::Mean && count == 0 {
+        return Err(TensorError::Empty {
+            op,
+            shape: input.to_vec(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Combines per-element losses; a mean of none was refused by [`check_mean_of_some`].
 fn reduce<T: Float>(per: Tensor<T>, reduction: Reduction) -> Tensor<T> {
     match reduction {
         Reduction::Mean => per.mean_all(),
@@ -69,13 +95,17 @@ impl<T: Float> Var<T> {
     /// Mean cross-entropy of `[batch, classes]` logits against class indices.
     ///
     /// # Panics
-    /// On a shape mismatch or a target out of range; [`Var::try_cross_entropy_with`] returns the error.
+    /// On a shape mismatch, a target out of range or an empty batch;
+    /// [`Var::try_cross_entropy_with`] returns the error.
     #[track_caller]
     pub fn cross_entropy(&self, targets: &[usize]) -> Var<T> {
         or_panic(self.try_cross_entropy_with(targets, CrossEntropyOptions::default()))
     }
 
     /// Cross-entropy with a reduction and label smoothing.
+    ///
+    /// # Panics
+    /// Where [`Var::try_cross_entropy_with`] returns an error, with its message.
     #[track_caller]
     pub fn cross_entropy_with(&self, targets: &[usize], opts: CrossEntropyOptions) -> Var<T> {
         or_panic(self.try_cross_entropy_with(targets, opts))
@@ -86,12 +116,18 @@ impl<T: Float> Var<T> {
     ///
     /// A −∞ logit (a masked class) of weight `q = 0` contributes exactly 0 to the loss and its
     /// gradient, as in PyTorch; a −∞ target logit, or any −∞ logit under label smoothing, gives +∞.
+    ///
+    /// # Errors
+    /// `ShapeMismatch` unless the logits are `[batch, classes]` with one target per row,
+    /// `OutOfRange` for a target `≥ classes`, `InvalidArgument` for a smoothing outside `[0, 1)`,
+    /// and `Empty` for the mean over an empty batch.
     pub fn try_cross_entropy_with(
         &self,
         targets: &[usize],
         opts: CrossEntropyOptions,
     ) -> Result<Var<T>> {
         check_targets("cross_entropy", self.shape(), targets)?;
+        check_mean_of_some("cross_entropy", self.shape(), targets.len(), opts.reduction)?;
         let eps = opts.label_smoothing;
         if !(0.0..1.0).contains(&eps) {
             return Err(TensorError::InvalidArgument {
@@ -137,14 +173,22 @@ impl<T: Float> Var<T> {
     }
 
     /// Negative log-likelihood of `[batch, classes]` log-probabilities: `ℓ_i = −log_p[i, t_i]`.
+    ///
+    /// # Panics
+    /// Where [`Var::try_nll`] returns an error, with its message.
     #[track_caller]
     pub fn nll(&self, targets: &[usize], reduction: Reduction) -> Var<T> {
         or_panic(self.try_nll(targets, reduction))
     }
 
     /// Fallible [`Var::nll`].
+    ///
+    /// # Errors
+    /// `ShapeMismatch` unless the input is `[batch, classes]` with one target per row,
+    /// `OutOfRange` for a target `≥ classes`, and `Empty` for the mean over an empty batch.
     pub fn try_nll(&self, targets: &[usize], reduction: Reduction) -> Result<Var<T>> {
         check_targets("nll", self.shape(), targets)?;
+        check_mean_of_some("nll", self.shape(), targets.len(), reduction)?;
         let onehot = Tensor::<T>::one_hot(targets, self.shape()[1]);
         let per = onehot
             .zip_map(self.value(), weighted)
@@ -158,12 +202,19 @@ impl<T: Float> Var<T> {
     }
 
     /// Mean (or summed) squared error `(self − target)²`, composed from sub, square and a reduction.
+    ///
+    /// # Panics
+    /// Where [`Var::try_mse`] returns an error, with its message.
     #[track_caller]
     pub fn mse(&self, target: &Var<T>, reduction: Reduction) -> Var<T> {
         or_panic(self.try_mse(target, reduction))
     }
 
     /// Fallible [`Var::mse`].
+    ///
+    /// # Errors
+    /// `ShapeMismatch` for shapes that differ, `TapeMismatch` for vars of two tapes, and `Empty`
+    /// for the mean of no element.
     pub fn try_mse(&self, target: &Var<T>, reduction: Reduction) -> Result<Var<T>> {
         if self.shape() != target.shape() {
             return Err(TensorError::ShapeMismatch {
@@ -177,9 +228,10 @@ impl<T: Float> Var<T> {
         if !self.tape().same_as(target.tape()) {
             return Err(AutogradError::TapeMismatch { op: "mse" });
         }
+        check_mean_of_some("mse", self.shape(), self.value().numel(), reduction)?;
         let squared = self.try_sub(target)?.square();
         Ok(match reduction {
-            Reduction::Mean => squared.mean_all(),
+            Reduction::Mean => squared.try_mean_all()?,
             Reduction::Sum => squared.sum_all(),
             Reduction::None => squared,
         })
@@ -187,6 +239,9 @@ impl<T: Float> Var<T> {
 
     /// Binary cross-entropy of logits against targets in `[0, 1]`:
     /// `ℓ = max(x, 0) − x·t + ln(1 + e^{−|x|})`, stable for any `x`. Gradient `σ(x) − t`.
+    ///
+    /// # Panics
+    /// Where [`Var::try_binary_cross_entropy_with_logits`] returns an error, with its message.
     #[track_caller]
     pub fn binary_cross_entropy_with_logits(
         &self,
@@ -197,6 +252,10 @@ impl<T: Float> Var<T> {
     }
 
     /// Fallible [`Var::binary_cross_entropy_with_logits`].
+    ///
+    /// # Errors
+    /// `ShapeMismatch` for logits and targets of different shapes, and `Empty` for the mean of
+    /// no element.
     pub fn try_binary_cross_entropy_with_logits(
         &self,
         targets: &Tensor<T>,
@@ -211,6 +270,12 @@ impl<T: Float> Var<T> {
             }
             .into());
         }
+        check_mean_of_some(
+            "binary_cross_entropy_with_logits",
+            self.shape(),
+            self.value().numel(),
+            reduction,
+        )?;
         let x = self.value();
         let per = x
             .relu()
@@ -420,5 +485,101 @@ mod tests {
     fn masked_logits_f32_and_f64() {
         masked_logits_are_exact::<f32>();
         masked_logits_are_exact::<f64>();
+    }
+
+    /// Every loss on every empty batch, each reduction: the mean of nothing is an error naming
+    /// the loss and the input's shape; a sum is 0 and no reduction gives an empty tensor, each
+    /// with a backward pass that works. Returns the number of cases.
+    fn empty_walk<T: Float>(failures: &mut Vec<String>) -> usize {
+        use crate::ops::reduce::tests::{check, leaf, out, with_backward, Want};
+        use crate::ops::CrossEntropyOptions;
+        let mut cases = 0;
+        let reductions = [Reduction::Mean, Reduction::Sum, Reduction::None];
+        let dt = T::DTYPE;
+        let v = |r: crate::Result<crate::Var<T>>| r.map_err(|e| e.to_string());
+        let want = |op, reduction, per: &[usize]| match reduction {
+            Reduction::Mean => Want::Err(op),
+            Reduction::Sum => Want::Filled(vec![], 0.0),
+            Reduction::None => Want::Filled(per.to_vec(), 0.0),
+        };
+        for shape in [&[0usize, 10][..], &[0, 0], &[0, 1]] {
+            for reduction in reductions {
+                for label_smoothing in [0.0, 0.1] {
+                    let opts = CrossEntropyOptions {
+                        reduction,
+                        label_smoothing,
+                    };
+                    let (_t, x) = leaf::<T>(shape);
+                    check(
+                        failures,
+                        &format!("cross_entropy {dt} {shape:?} {opts:?}"),
+                        shape,
+                        &want("cross_entropy", reduction, &[0]),
+                        || with_backward(&x, v(x.try_cross_entropy_with(&[], opts))?),
+                        || match opts == CrossEntropyOptions::default() {
+                            true => out(x.cross_entropy(&[]).value()),
+                            false => out(x.cross_entropy_with(&[], opts).value()),
+                        },
+                    );
+                    cases += 1;
+                }
+                let (_t, x) = leaf::<T>(shape);
+                check(
+                    failures,
+                    &format!("nll {dt} {shape:?} {reduction:?}"),
+                    shape,
+                    &want("nll", reduction, &[0]),
+                    || with_backward(&x, v(x.try_nll(&[], reduction))?),
+                    || out(x.nll(&[], reduction).value()),
+                );
+                cases += 1;
+            }
+        }
+        for shape in [&[0usize][..], &[0, 10], &[3, 0], &[0, 0], &[2, 0, 3]] {
+            for reduction in reductions {
+                let (tape, x) = leaf::<T>(shape);
+                let target = tape.input(Tensor::zeros(shape));
+                check(
+                    failures,
+                    &format!("mse {dt} {shape:?} {reduction:?}"),
+                    shape,
+                    &want("mse", reduction, shape),
+                    || with_backward(&x, v(x.try_mse(&target, reduction))?),
+                    || out(x.mse(&target, reduction).value()),
+                );
+                let targets = Tensor::zeros(shape);
+                check(
+                    failures,
+                    &format!("binary_cross_entropy_with_logits {dt} {shape:?} {reduction:?}"),
+                    shape,
+                    &want("binary_cross_entropy_with_logits", reduction, shape),
+                    || {
+                        let y = x.try_binary_cross_entropy_with_logits(&targets, reduction);
+                        with_backward(&x, v(y)?)
+                    },
+                    || {
+                        out(x
+                            .binary_cross_entropy_with_logits(&targets, reduction)
+                            .value())
+                    },
+                );
+                cases += 2;
+            }
+        }
+        cases
+    }
+
+    /// The empty-batch rule over every loss: see [`empty_walk`].
+    #[test]
+    fn empty_batches_follow_one_rule() {
+        let mut failures = Vec::new();
+        let cases = empty_walk::<f32>(&mut failures) + empty_walk::<f64>(&mut failures);
+        assert_eq!(cases, 114);
+        assert!(
+            failures.is_empty(),
+            "{} of {cases} cases break the rule:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 }
