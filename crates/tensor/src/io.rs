@@ -12,7 +12,8 @@
 //!   plain metadata strings (`tapegrad.xxh64/<name>`, `tapegrad.xxh64`), so the file stays standard
 //!   safetensors that any reader opens. A load verifies them: a flipped bit anywhere is an error
 //!   naming the path and the tensor, never silently different values. Files written before
-//!   checksums existed (no such key) still load, unverified.
+//!   checksums existed (no such key) still load, unverified. A tool that edits a saved file must
+//!   drop the `tapegrad.xxh64` keys (the file then loads unverified), or its load fails.
 //! - **Never a panic:** names safetensors cannot hold (duplicate, empty, `__metadata__`) are save
 //!   errors; truncated files, damaged headers and headers declaring impossible offsets or shapes
 //!   are load errors.
@@ -178,7 +179,8 @@ fn check_names<T: Float>(
 ///
 /// # Errors
 /// [`FileError::Invalid`] for duplicate or empty tensor names, a tensor named `__metadata__`, or a
-/// metadata key `tapegrad.xxh64` or `tapegrad.xxh64/…` (the checksums'); [`FileError::Io`] if writing fails.
+/// metadata key reserved for the checksums (`tapegrad.xxh64`, `tapegrad.xxh64/…`);
+/// [`FileError::Io`] if writing fails.
 pub fn save_tensors<T: Float>(
     path: impl AsRef<Path>,
     tensors: &[(String, Tensor<T>)],
