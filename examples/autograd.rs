@@ -19,6 +19,7 @@ use tapegrad::tensor::Tensor;
 struct Cli {}
 
 /// Parses the flags (there are none), then runs the example.
+#[allow(dead_code)] // tests include this file as a module and call `run`
 pub fn main() {
     <Cli as clap::Parser>::parse();
     run();

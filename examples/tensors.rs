@@ -25,6 +25,7 @@ fn show(label: &str, value: impl Display) {
 struct Cli {}
 
 /// Parses the flags (there are none), then runs the example.
+#[allow(dead_code)] // tests include this file as a module and call `run`
 pub fn main() {
     <Cli as clap::Parser>::parse();
     run();

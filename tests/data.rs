@@ -5,7 +5,8 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tapegrad::data::{
-    load_split, shipped_data_dir, DataError, IdxArray, Mnist, MnistOptions, MNIST_CLASSES,
+    load_split, shipped_data_dir, DataError, FileError, IdxArray, Mnist, MnistOptions,
+    MNIST_CLASSES,
 };
 
 /// A fresh folder under the system temp dir, removed again when dropped.
@@ -132,8 +133,21 @@ fn missing_file_says_which_where_and_what_to_do() {
     // a missing file read directly is an I/O error naming it
     let path = dir.file("nothing.idx");
     let err = IdxArray::read(&path).unwrap_err();
-    assert!(matches!(err, DataError::Io { .. }), "{err}");
-    assert_message(&err, &path, &["cannot read"]);
+    assert!(
+        matches!(
+            &err,
+            DataError::File {
+                op: "idx",
+                source: FileError::Io { action: "read", .. }
+            }
+        ),
+        "{err}"
+    );
+    assert_message(&err, &path, &["idx: ", "cannot read"]);
+    // The chain reaches the OS error through the shared file error.
+    let file_error = std::error::Error::source(&err).expect("the file error");
+    let os_error = file_error.source().expect("the OS error");
+    assert!(os_error.downcast_ref::<std::io::Error>().is_some());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+pub use tapegrad_tensor::io::FileError;
 
 /// A `Result` whose error is a [`DataError`].
 pub type Result<T> = std::result::Result<T, DataError>;
@@ -14,14 +15,13 @@ pub type Result<T> = std::result::Result<T, DataError>;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DataError {
-    /// The operating system could not read or write the file.
-    Io {
-        /// The reader or writer that failed.
+    /// The operating system could not read or write the file; the shared file error of
+    /// checkpoints and optimizer state, naming the path and the step that failed.
+    File {
+        /// The reader or writer that failed (`idx` or `mnist`).
         op: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
+        /// What went wrong, with the path.
+        source: FileError,
     },
     /// A file the loader needs is not there.
     MissingFile {
@@ -147,9 +147,7 @@ const HINT: &str = "pass --data DIR or set MNIST_DIR; the repo ships data/mnist"
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DataError::Io { op, path, source } => {
-                write!(f, "{op}: {}: cannot read or write: {source}", path.display())
-            }
+            DataError::File { op, source } => write!(f, "{op}: {source}"),
             DataError::MissingFile {
                 op,
                 file,
@@ -280,8 +278,23 @@ impl fmt::Display for DataError {
 impl std::error::Error for DataError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            DataError::Io { source, .. } => Some(source),
+            DataError::File { source, .. } => Some(source),
             _ => None,
+        }
+    }
+}
+
+impl DataError {
+    /// The OS error `source` from `op` doing `action` (`"read"`, `"write"`) to `path`.
+    pub(crate) fn io(
+        op: &'static str,
+        path: &std::path::Path,
+        action: &'static str,
+        source: io::Error,
+    ) -> Self {
+        DataError::File {
+            op,
+            source: FileError::io(path, action, source),
         }
     }
 }

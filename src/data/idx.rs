@@ -11,6 +11,7 @@ use flate2::Compression;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use tapegrad_tensor::io::write_atomically;
 
 /// The first two bytes of every gzip stream. An IDX magic starts `00 00`, so the two never clash.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -57,14 +58,11 @@ impl IdxArray {
     /// Reads an IDX file, gzip-compressed (detected by its `1f 8b` start) or raw.
     ///
     /// # Errors
-    /// [`DataError::Io`] if the file cannot be read; otherwise the errors of [`IdxArray::from_bytes`].
+    /// [`DataError::File`] if the file cannot be read; otherwise the errors of
+    /// [`IdxArray::from_bytes`].
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| DataError::Io {
-            op: "idx",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = fs::read(path).map_err(|e| DataError::io("idx", path, "read", e))?;
         Self::from_bytes(&bytes, path)
     }
 
@@ -125,26 +123,24 @@ impl IdxArray {
         out
     }
 
-    /// Writes the array as an IDX file, gzip-compressed if `gzip` is true.
+    /// Writes the array as an IDX file, gzip-compressed if `gzip` is true, atomically: a reader
+    /// or a crash mid-write never leaves a partial file (see [`write_atomically`]).
     ///
     /// # Errors
-    /// [`DataError::Io`] if the file cannot be written.
+    /// [`DataError::File`] if the file cannot be written.
     pub fn write(&self, path: impl AsRef<Path>, gzip: bool) -> Result<()> {
         let path = path.as_ref();
-        let io_error = |source| DataError::Io {
-            op: "idx",
-            path: path.to_path_buf(),
-            source,
-        };
         let raw = self.to_bytes();
         let bytes = if gzip {
             let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-            encoder.write_all(&raw).map_err(io_error)?;
-            encoder.finish().map_err(io_error)?
+            let compress = |e| DataError::io("idx", path, "compress", e);
+            encoder.write_all(&raw).map_err(compress)?;
+            encoder.finish().map_err(compress)?
         } else {
             raw
         };
-        fs::write(path, bytes).map_err(io_error)
+        write_atomically(path, &bytes, |file, bytes| file.write_all(bytes))
+            .map_err(|source| DataError::File { op: "idx", source })
     }
 }
 
@@ -170,11 +166,7 @@ fn parse(
                 detail: source.to_string(),
             }
         } else {
-            DataError::Io {
-                op: "idx",
-                path: path.to_path_buf(),
-                source,
-            }
+            DataError::io("idx", path, "read", source)
         }
     };
 

@@ -140,7 +140,7 @@ fn find(dir: &Path, file: &StandardFile) -> Result<PathBuf> {
 /// [`MNIST_CLASSES`]. Use this for files under non-standard names.
 ///
 /// # Errors
-/// [`DataError::Io`] if a file cannot be read, the errors of [`IdxArray::from_bytes`],
+/// [`DataError::File`] if a file cannot be read, the errors of [`IdxArray::from_bytes`],
 /// [`DataError::BadRank`] unless the images have 3 dimensions and the labels 1,
 /// [`DataError::CountMismatch`], [`DataError::LabelOutOfRange`], and
 /// [`DataError::ChecksumMismatch`] when verifying a file with a standard name.
@@ -191,11 +191,7 @@ pub fn load_split(images: &Path, labels: &Path, options: MnistOptions) -> Result
 
 /// Reads an IDX file, first checking its SHA-256 when asked to and its name has a published one.
 fn read_checked(path: &Path, options: MnistOptions) -> Result<IdxArray> {
-    let bytes = fs::read(path).map_err(|source| DataError::Io {
-        op: "mnist",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = fs::read(path).map_err(|e| DataError::io("mnist", path, "read", e))?;
     if options.verify_checksums {
         if let Some(expected) = known_sha256(path) {
             let found = hex(&Sha256::digest(&bytes));

@@ -20,7 +20,7 @@ mod idx;
 mod mnist;
 
 pub use batches::{BatchOptions, Batches, Dataset};
-pub use error::{DataError, Result};
+pub use error::{DataError, FileError, Result};
 pub use idx::IdxArray;
 pub use mnist::{
     load_split, resolve_data_dir, shipped_data_dir, Mnist, MnistOptions, MNIST_CLASSES,

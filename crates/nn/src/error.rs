@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use tapegrad_autograd::AutogradError;
+use tapegrad_tensor::io::FileError;
 use tapegrad_tensor::TensorError;
 
 /// Result of a fallible nn call.
@@ -17,22 +18,9 @@ pub enum NnError {
     Tensor(TensorError),
     /// Recording or differentiation failed.
     Autograd(AutogradError),
-    /// Reading or writing a file failed.
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A checkpoint file is not valid safetensors, or holds data this model cannot use.
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        what: String,
-    },
+    /// A checkpoint file could not be written or read: the OS refused, the file is damaged (a
+    /// checksum, truncation or header defect), or the tensors could not be saved as named.
+    File(FileError),
     /// A checkpoint does not match the model's parameters.
     Mismatch {
         /// The file.
@@ -41,7 +29,7 @@ pub enum NnError {
         missing: Vec<String>,
         /// Names the file has and the model lacks.
         unexpected: Vec<String>,
-        /// `name: model shape vs file shape` (or dtype) for each disagreement.
+        /// `name: model [shape], file [shape]` or `name: model f32, file f64` for each disagreement.
         mismatched: Vec<String>,
     },
     /// A configuration value is out of its domain.
@@ -67,14 +55,7 @@ impl fmt::Display for NnError {
         match self {
             NnError::Tensor(e) => write!(f, "{e}"),
             NnError::Autograd(e) => write!(f, "{e}"),
-            NnError::Io {
-                path,
-                action,
-                source,
-            } => write!(f, "{action} {}: {source}", path.display()),
-            NnError::Corrupt { path, what } => {
-                write!(f, "{} is not a usable checkpoint: {what}", path.display())
-            }
+            NnError::File(e) => write!(f, "checkpoint: {e}"),
             NnError::Mismatch {
                 path,
                 missing,
@@ -106,7 +87,7 @@ impl std::error::Error for NnError {
         match self {
             NnError::Tensor(e) => Some(e),
             NnError::Autograd(e) => Some(e),
-            NnError::Io { source, .. } => Some(source),
+            NnError::File(e) => Some(e),
             _ => None,
         }
     }
@@ -115,6 +96,12 @@ impl std::error::Error for NnError {
 impl From<TensorError> for NnError {
     fn from(e: TensorError) -> Self {
         NnError::Tensor(e)
+    }
+}
+
+impl From<FileError> for NnError {
+    fn from(e: FileError) -> Self {
+        NnError::File(e)
     }
 }
 

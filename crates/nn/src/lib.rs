@@ -29,3 +29,4 @@ pub use loss::{BceWithLogitsLoss, CrossEntropyLoss, MseLoss, NllLoss};
 pub use module::{prefixed, prefixed_buffers, Mode, Module, Named};
 pub use normalize::{NormalizeLayer, Normalizer};
 pub use sequential::Sequential;
+pub use tapegrad_tensor::io::FileError;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use tapegrad_autograd::Tape;
 use tapegrad_nn::{
-    load_module, save_module, BatchNorm1d, Dropout, Init, Linear, Mode, Module, NnError, Relu,
-    Sequential,
+    load_module, save_module, BatchNorm1d, Dropout, FileError, Init, Linear, Mode, Module, NnError,
+    Relu, Sequential,
 };
 use tapegrad_tensor::Tensor;
 
@@ -193,9 +193,277 @@ fn a_checkpoint_that_does_not_fit_changes_nothing_and_says_why() {
         .map(|(_, p)| p.value().to_vec())
         .collect();
     assert_eq!(before, after);
-    // f64 weights load into an f32 model (converted), and a missing file names its path.
+    // A missing file is the shared file error, naming its path, with the OS error as its source.
     let err = load_module(&model, dir.join("absent.safetensors")).unwrap_err();
-    assert!(err.to_string().contains("absent.safetensors"));
+    assert!(
+        matches!(&err, NnError::File(FileError::Io { action: "read", .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("absent.safetensors"), "{err}");
+    let file_error = std::error::Error::source(&err).expect("the file error");
+    let os_error = file_error.source().expect("the OS error");
+    let os_error = os_error
+        .downcast_ref::<std::io::Error>()
+        .expect("an io::Error");
+    assert_eq!(os_error.kind(), std::io::ErrorKind::NotFound);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Every parameter's bits, in the model's order: equality here is bit-for-bit.
+fn bits_of(model: &dyn Module<f32>) -> Vec<Vec<u32>> {
+    model
+        .parameters()
+        .iter()
+        .map(|(_, p)| p.value().to_vec().iter().map(|v| v.to_bits()).collect())
+        .collect()
+}
+
+#[test]
+fn a_checkpoint_of_another_precision_is_refused_naming_the_tensor_and_both_dtypes() {
+    let dir = temp_dir("dtype");
+    let path = dir.join("wide.safetensors");
+    let mut rng = StdRng::seed_from_u64(0);
+    let wide = Sequential::<f64>::new()
+        .push(Linear::new(6, 8, Init::He, &mut rng))
+        .push(Relu)
+        .push(Dropout::new(0.5))
+        .push(Linear::new(8, 3, Init::Xavier, &mut rng));
+    save_module(&wide, &path, HashMap::new()).unwrap();
+    let model = mlp(5);
+    let before = bits_of(&model);
+    // Loading would round every weight to f32: an error naming the tensor and both dtypes.
+    let err = load_module(&model, &path).unwrap_err().to_string();
+    for part in ["wide.safetensors", "0.weight", "model f32", "file f64"] {
+        assert!(err.contains(part), "{part} not in: {err}");
+    }
+    assert_eq!(bits_of(&model), before, "a refused load changed the model");
+    // The other way round loses nothing, but is refused the same way: the dtype must match.
+    let narrow_path = dir.join("narrow.safetensors");
+    save_module(&model, &narrow_path, HashMap::new()).unwrap();
+    let err = load_module(&wide, &narrow_path).unwrap_err().to_string();
+    assert!(err.contains("model f64, file f32"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// One damage done to a file in place, so thousands of cases cost a few bytes of I/O each.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    /// Flip bit `.1` of byte `.0`.
+    Flip(usize, u8),
+    /// Cut the file to this many bytes.
+    Truncate(usize),
+}
+
+impl Damage {
+    /// Every bit of the first `header_end` bytes, one bit of every later byte (the bit position
+    /// cycling through all eight), and every truncation of a file of `len` bytes.
+    fn all(header_end: usize, len: usize) -> Vec<Damage> {
+        let header = (0..header_end).flat_map(|at| (0..8).map(move |bit| Damage::Flip(at, bit)));
+        let data = (header_end..len).map(|at| Damage::Flip(at, (at % 8) as u8));
+        header
+            .chain(data)
+            .chain((0..len).map(Damage::Truncate))
+            .collect()
+    }
+
+    /// Writes the damage into `file`, whose intact contents are `good`; `undo` restores them.
+    fn apply(self, file: &mut std::fs::File, good: &[u8]) {
+        use std::io::{Seek, SeekFrom, Write};
+        match self {
+            Damage::Flip(at, bit) => {
+                file.seek(SeekFrom::Start(at as u64)).unwrap();
+                file.write_all(&[good[at] ^ (1 << bit)]).unwrap();
+            }
+            Damage::Truncate(len) => file.set_len(len as u64).unwrap(),
+        }
+    }
+
+    fn undo(self, file: &mut std::fs::File, good: &[u8]) {
+        use std::io::{Seek, SeekFrom, Write};
+        let (at, intact) = match self {
+            Damage::Flip(at, _) => (at, &good[at..at + 1]),
+            Damage::Truncate(len) => (len, &good[len..]),
+        };
+        file.seek(SeekFrom::Start(at as u64)).unwrap();
+        file.write_all(intact).unwrap();
+    }
+}
+
+#[test]
+fn a_flipped_bit_or_a_truncation_is_an_error_or_changes_nothing() {
+    let dir = temp_dir("bitflip");
+    let path = dir.join("ckpt.safetensors");
+    let model = mlp(3);
+    let meta = HashMap::from([("epoch".to_string(), "7".to_string())]);
+    save_module(&model, &path, meta.clone()).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let header_end = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let want = bits_of(&model);
+    let cases = Damage::all(header_end, good.len());
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+
+    let target = mlp(99);
+    let (mut errors, mut identical) = (0, 0);
+    for &case in &cases {
+        case.apply(&mut file, &good);
+        let before = bits_of(&target);
+        match load_module(&target, &path) {
+            Err(err) => {
+                assert!(
+                    err.to_string().contains("ckpt.safetensors"),
+                    "{case:?}: {err}"
+                );
+                assert_eq!(
+                    bits_of(&target),
+                    before,
+                    "{case:?}: a failed load changed the model"
+                );
+                errors += 1;
+            }
+            Ok(back) => {
+                assert!(
+                    bits_of(&target) == want,
+                    "{case:?}: loaded different values"
+                );
+                assert_eq!(back, meta, "{case:?}: loaded different metadata");
+                identical += 1;
+            }
+        }
+        case.undo(&mut file, &good);
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        good,
+        "the damage was not undone"
+    );
+    eprintln!(
+        "{} cases ({header_end} header bytes x 8 bits, {} data bytes, {} truncations): \
+         {errors} errors, {identical} identical loads",
+        cases.len(),
+        good.len() - header_end,
+        good.len()
+    );
+    assert!(cases.len() > 1000);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A custom model that forgot `prefixed`: both layers report `weight` and `bias`.
+struct Forgetful {
+    a: Linear<f32>,
+    b: Linear<f32>,
+}
+
+impl Module<f32> for Forgetful {
+    fn forward(&self, x: &tapegrad_autograd::Var<f32>, mode: Mode) -> tapegrad_autograd::Var<f32> {
+        self.b.forward(&self.a.forward(x, mode), mode)
+    }
+    fn parameters(&self) -> Vec<tapegrad_nn::Named<f32>> {
+        self.a
+            .parameters()
+            .into_iter()
+            .chain(self.b.parameters())
+            .collect()
+    }
+}
+
+#[test]
+fn duplicate_parameter_names_are_a_save_error_not_a_panic() {
+    let dir = temp_dir("duplicates");
+    let path = dir.join("forgetful.safetensors");
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = Forgetful {
+        a: Linear::new(4, 4, Init::He, &mut rng),
+        b: Linear::new(4, 2, Init::He, &mut rng),
+    };
+    let err = save_module(&model, &path, HashMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("forgetful.safetensors"), "{err}");
+    assert!(err.contains("\"weight\""), "{err}");
+    assert!(!path.exists(), "a refused save wrote a file");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn concurrent_saves_and_loads_of_one_path_all_succeed_and_never_tear() {
+    const WRITERS: u64 = 4;
+    const SAVES: usize = 50;
+    const READERS: usize = 2;
+    const LOADS: usize = 200;
+    let dir = temp_dir("concurrent");
+    let path = dir.join("shared.safetensors");
+    let written: Vec<Vec<Vec<u32>>> = (0..WRITERS).map(|i| bits_of(&mlp(100 + i))).collect();
+    save_module(&mlp(100), &path, HashMap::new()).unwrap();
+    let (save_errors, load_errors, torn) = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|i| {
+                let path = &path;
+                s.spawn(move || {
+                    let model = mlp(100 + i);
+                    let mut failed = Vec::new();
+                    for _ in 0..SAVES {
+                        if let Err(e) = save_module(&model, path, HashMap::new()) {
+                            failed.push(e.to_string());
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..READERS)
+            .map(|_| {
+                let (path, written) = (&path, &written);
+                s.spawn(move || {
+                    let model = mlp(7);
+                    let (mut failed, mut torn) = (Vec::new(), 0);
+                    for _ in 0..LOADS {
+                        match load_module(&model, path) {
+                            Ok(_) if !written.contains(&bits_of(&model)) => torn += 1,
+                            Ok(_) => {}
+                            Err(e) => failed.push(e.to_string()),
+                        }
+                    }
+                    (failed, torn)
+                })
+            })
+            .collect();
+        let save_errors: Vec<String> = writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        let (mut load_errors, mut torn) = (Vec::new(), 0);
+        for r in readers {
+            let (failed, t) = r.join().unwrap();
+            load_errors.extend(failed);
+            torn += t;
+        }
+        (save_errors, load_errors, torn)
+    });
+    eprintln!(
+        "{} saves, {} loads: {} failed saves, {} failed loads, {torn} loads of other values",
+        WRITERS as usize * SAVES,
+        READERS * LOADS,
+        save_errors.len(),
+        load_errors.len()
+    );
+    assert!(
+        save_errors.is_empty(),
+        "{} failed saves, first: {}",
+        save_errors.len(),
+        save_errors[0]
+    );
+    assert!(
+        load_errors.is_empty(),
+        "{} failed loads, first: {}",
+        load_errors.len(),
+        load_errors[0]
+    );
+    assert_eq!(torn, 0, "loads that equal none of the written models");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files.len(), 1, "temporary files left: {files:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use tapegrad_tensor::io::FileError;
 
 /// Result of a fallible optim call.
 pub type Result<T> = std::result::Result<T, OptimError>;
@@ -11,22 +12,9 @@ pub type Result<T> = std::result::Result<T, OptimError>;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum OptimError {
-    /// Reading or writing a state file failed.
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What was being done (`"reading"`, `"replacing"`, …).
-        action: &'static str,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A state file is not valid safetensors, or its contents cannot be optimizer state.
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        what: String,
-    },
+    /// A state file could not be written or read: the OS refused, the file is damaged (a checksum,
+    /// truncation or header defect), or it holds the other precision.
+    File(FileError),
     /// Saved state does not fit this optimizer: other parameters, shapes or hyperparameters.
     Mismatch {
         /// The file, or `None` for an in-memory [`StateDict`](crate::StateDict).
@@ -104,18 +92,7 @@ impl OptimError {
 impl fmt::Display for OptimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OptimError::Io {
-                path,
-                action,
-                source,
-            } => write!(f, "{action} {}: {source}", path.display()),
-            OptimError::Corrupt { path, what } => {
-                write!(
-                    f,
-                    "{} is not a usable optimizer state: {what}",
-                    path.display()
-                )
-            }
+            OptimError::File(e) => write!(f, "optimizer state: {e}"),
             OptimError::Mismatch {
                 path,
                 missing,
@@ -168,9 +145,15 @@ impl fmt::Display for OptimError {
 impl std::error::Error for OptimError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            OptimError::Io { source, .. } => Some(source),
+            OptimError::File(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<FileError> for OptimError {
+    fn from(e: FileError) -> Self {
+        OptimError::File(e)
     }
 }
 

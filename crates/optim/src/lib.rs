@@ -50,6 +50,7 @@ pub use schedule::{
     StepDecay, Warmup,
 };
 pub use sgd::{Momentum, Sgd, SgdConfig};
+pub use tapegrad_tensor::io::FileError;
 
 /// Saves a [`StateDict`] to a safetensors file, atomically; the free-function form of
 /// [`Optimizer::save_state`] for optimizers held as `Box<dyn Optimizer<T>>`.

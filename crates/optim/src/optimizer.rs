@@ -269,7 +269,7 @@ pub trait Optimizer<T: Float> {
     /// `path` is written, synced and renamed over `path`, so a failed save keeps the old file.
     ///
     /// # Errors
-    /// [`OptimError::Io`] naming the file if it cannot be written.
+    /// [`OptimError::File`] naming the file if it cannot be written.
     fn save_state(&self, path: impl AsRef<Path>) -> Result<()>
     where
         Self: Sized,
@@ -280,8 +280,8 @@ pub trait Optimizer<T: Float> {
     /// Loads a state saved by [`Optimizer::save_state`]; see [`Optimizer::load_state_dict`].
     ///
     /// # Errors
-    /// [`OptimError::Io`] or [`OptimError::Corrupt`] naming the file if it cannot be read or is not
-    /// valid (truncated, garbage, wrong dtype); [`OptimError::Mismatch`] naming it if it does not
+    /// [`OptimError::File`] naming the file if it cannot be read or is not valid (truncated,
+    /// damaged so a checksum fails, wrong dtype); [`OptimError::Mismatch`] naming it if it does not
     /// fit this optimizer.
     fn load_state(&mut self, path: impl AsRef<Path>) -> Result<()>
     where

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use tapegrad_autograd::{Param, Tape};
 use tapegrad_optim::{
-    Adam, AdamConfig, AdamW, AdamWConfig, GroupConfig, Momentum, OptimError, Optimizer, RmsProp,
-    RmsPropConfig, Sgd, SgdConfig,
+    Adam, AdamConfig, AdamW, AdamWConfig, FileError, GroupConfig, Momentum, OptimError, Optimizer,
+    RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
 use tapegrad_tensor::Tensor;
 
@@ -282,12 +282,16 @@ fn state_that_does_not_fit_is_an_error_and_changes_nothing() {
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = opt.load_state(&path).unwrap_err();
-    assert!(matches!(err, OptimError::Corrupt { .. }), "{err}");
+    assert!(
+        matches!(err, OptimError::File(FileError::Corrupt { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("mismatch.safetensors"), "{err}");
     std::fs::remove_file(&path).unwrap();
     let err = opt.load_state(&path).unwrap_err();
     assert!(
-        matches!(err, OptimError::Io { .. }) && err.to_string().contains("mismatch.safetensors"),
+        matches!(err, OptimError::File(FileError::Io { .. }))
+            && err.to_string().contains("mismatch.safetensors"),
         "{err}"
     );
 }
@@ -748,4 +752,105 @@ fn bad_learning_rates_and_step_counts_are_refused_everywhere() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// One damage done to a file in place: flip bit `.1` of byte `.0`, or cut the file to `.0` bytes.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    Flip(usize, u8),
+    Truncate(usize),
+}
+
+impl Damage {
+    /// Writes the damage into `file`, whose intact contents are `good`; `restore` undoes it.
+    fn apply(self, file: &mut std::fs::File, good: &[u8]) {
+        use std::io::{Seek, SeekFrom, Write};
+        match self {
+            Damage::Flip(at, bit) => {
+                file.seek(SeekFrom::Start(at as u64)).unwrap();
+                file.write_all(&[good[at] ^ (1 << bit)]).unwrap();
+            }
+            Damage::Truncate(len) => file.set_len(len as u64).unwrap(),
+        }
+    }
+
+    fn restore(self, file: &mut std::fs::File, good: &[u8]) {
+        use std::io::{Seek, SeekFrom, Write};
+        let (at, intact) = match self {
+            Damage::Flip(at, _) => (at, &good[at..at + 1]),
+            Damage::Truncate(len) => (len, &good[len..]),
+        };
+        file.seek(SeekFrom::Start(at as u64)).unwrap();
+        file.write_all(intact).unwrap();
+    }
+}
+
+#[test]
+fn a_flipped_bit_or_a_truncation_of_a_state_file_is_an_error_or_changes_nothing() {
+    let path = temp_path("bitflip");
+    let params = fresh_model();
+    let mut opt = Adam::new(&params, AdamConfig::default());
+    for _ in 0..2 {
+        train_step(&params, &mut opt);
+    }
+    opt.save_state(&path).unwrap();
+    let want = opt.state_dict();
+    let good = std::fs::read(&path).unwrap();
+    let header_end = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    // Every bit of the length prefix and the header; one bit of every data byte; every truncation.
+    let cases: Vec<Damage> = (0..header_end)
+        .flat_map(|at| (0..8).map(move |bit| Damage::Flip(at, bit)))
+        .chain((header_end..good.len()).map(|at| Damage::Flip(at, (at % 8) as u8)))
+        .chain((0..good.len()).map(Damage::Truncate))
+        .collect();
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+
+    let (mut errors, mut identical) = (0, 0);
+    for &case in &cases {
+        case.apply(&mut file, &good);
+        match tapegrad_optim::load_state_dict_file::<f64>(&path) {
+            Err(err) => {
+                assert!(
+                    err.to_string().contains("bitflip.safetensors"),
+                    "{case:?}: {err}"
+                );
+                errors += 1;
+            }
+            Ok(state) => {
+                assert_eq!(
+                    state.metadata, want.metadata,
+                    "{case:?}: different metadata"
+                );
+                assert_eq!(
+                    state.tensors.keys().collect::<Vec<_>>(),
+                    want.tensors.keys().collect::<Vec<_>>(),
+                    "{case:?}: different names"
+                );
+                for (name, t) in &want.tensors {
+                    let same = t.shape() == state.tensors[name].shape()
+                        && t.to_vec()
+                            .iter()
+                            .zip(state.tensors[name].to_vec())
+                            .all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "{case:?}: tensor {name} loaded with different values");
+                }
+                identical += 1;
+            }
+        }
+        case.restore(&mut file, &good);
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        good,
+        "the damage was not undone"
+    );
+    eprintln!(
+        "{} cases ({header_end} header bytes x 8 bits, {} data bytes, {} truncations): \
+         {errors} errors, {identical} identical loads",
+        cases.len(),
+        good.len() - header_end,
+        good.len()
+    );
+    assert!(cases.len() > 1000);
+    std::fs::remove_file(path).unwrap();
 }
