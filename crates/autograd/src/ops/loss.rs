@@ -137,20 +137,11 @@ impl<T: Float> Var<T> {
             .into());
         }
         let rows = targets.len();
-        if rows == 0 && opts.reduction == Reduction::Mean {
-            return Err(TensorError::InvalidArgument {
-                op: "cross_entropy",
-                what: format!("the batch is empty (input {:?})", self.shape()),
-            }
-            .into());
-        }
         let weights = SmoothedTarget::new(eps, self.shape()[1]);
         // One log-softmax, then plain loops over its rows: the loss is the hottest small op of a
         // training step, and composing it from one-hot, product, sum and mean cost six tensors.
         let log_p = self.value().try_log_softmax(1)?;
-        let lp = log_p
-            .as_contiguous_slice()
-            .expect("log_softmax returns a contiguous tensor");
+        let lp = contiguous_rows(&log_p);
         let per: Vec<T> = lp
             .chunks_exact(weights.classes.max(1))
             .zip(targets)
@@ -290,6 +281,15 @@ impl<T: Float> Var<T> {
     }
 }
 
+/// The elements of a contiguous tensor (none for an empty one, whatever its layout).
+fn contiguous_rows<T: Float>(t: &Tensor<T>) -> &[T] {
+    if t.numel() == 0 {
+        return &[];
+    }
+    t.as_contiguous_slice()
+        .expect("log_softmax and contiguous() return contiguous tensors")
+}
+
 /// The label-smoothed target row `q = (1 − ε)·onehot(t) + ε/C`, never materialised.
 #[derive(Clone, Copy)]
 struct SmoothedTarget<T> {
@@ -345,16 +345,13 @@ impl<T: Float> Backward<T> for CrossEntropyBackward<T> {
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
         let rows = self.targets.len();
         let g = g.contiguous();
-        let gs = g.as_contiguous_slice().expect("a contiguous gradient");
+        let gs = contiguous_rows(&g);
         let per_row = |r: usize| match self.reduction {
             Reduction::Mean => gs[0] / T::from_usize(rows),
             Reduction::Sum => gs[0],
             Reduction::None => gs[r],
         };
-        let lp = self
-            .log_p
-            .as_contiguous_slice()
-            .expect("log_softmax returns a contiguous tensor");
+        let lp = contiguous_rows(&self.log_p);
         let classes = self.weights.classes;
         let mut dx = Vec::with_capacity(lp.len());
         for (r, (row, &t)) in lp
