@@ -844,3 +844,217 @@ fn huge_shapes_are_errors_never_panics_or_wrapped_tensors() {
         walk.calls
     );
 }
+
+/// Runs a short form and returns its panic message, or `None` if it returned.
+fn panics_with<R>(f: impl FnOnce() -> R) -> Option<String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .err()
+        .map(|p| panic_message(&*p))
+}
+
+/// Checks of documented contracts, each under `catch_unwind`.
+#[derive(Default)]
+struct Contracts {
+    calls: usize,
+    broken: Vec<String>,
+}
+
+impl Contracts {
+    /// `f` must fail with an error naming `op`, without panicking.
+    fn err(
+        &mut self,
+        what: &str,
+        op: &str,
+        f: impl FnOnce() -> Result<Vec<f64>, tapegrad_tensor::TensorError>,
+    ) {
+        self.calls += 1;
+        let problem = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(Err(e)) if e.op() == op => return,
+            Ok(Err(e)) => format!("the error names {:?}, not {op:?}: {e}", e.op()),
+            Ok(Ok(v)) => format!("returned {v:?} instead of an error"),
+            Err(p) => format!("panicked: {}", panic_message(&*p)),
+        };
+        self.broken.push(format!("{what}: {problem}"));
+    }
+
+    /// `f` must hold (return true) without panicking.
+    fn holds(&mut self, what: &str, f: impl FnOnce() -> bool) {
+        self.calls += 1;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(true) => {}
+            Ok(false) => self.broken.push(what.to_string()),
+            Err(p) => self
+                .broken
+                .push(format!("{what}: panicked: {}", panic_message(&*p))),
+        }
+    }
+}
+
+fn values<T: Float>(
+    t: Result<Tensor<T>, tapegrad_tensor::TensorError>,
+) -> Result<Vec<f64>, tapegrad_tensor::TensorError> {
+    t.map(|t| t.to_vec().iter().map(|v| v.to_f64()).collect())
+}
+
+/// The contracts the public docs state for argument checks, each tried on the inputs that break
+/// it: every violation is an error (or a short form's panic) naming the op the caller called, and
+/// every documented value range holds for every draw.
+#[test]
+fn documented_contracts_hold() {
+    use rand::{rngs::StdRng, SeedableRng};
+    let mut c = Contracts::default();
+    let mut rng = StdRng::seed_from_u64(10);
+
+    // arange: "If step is zero or points away from end".
+    for (s, e, st) in [
+        (0.0, 10.0, -1.0),
+        (10.0, 0.0, 1.0),
+        (0.0, 1.0, 0.0),
+        (0.0, f64::NAN, 1.0),
+    ] {
+        c.err(&format!("arange({s}, {e}, {st})"), "arange", || {
+            values(Tensor::<f64>::try_arange(s, e, st))
+        });
+    }
+    c.holds("arange(3, 0, -1) is [3, 2, 1]", || {
+        Tensor::<f32>::arange(3.0, 0.0, -1.0).to_vec() == [3.0, 2.0, 1.0]
+    });
+    // rand_normal_with: "If std is negative or not finite" (and a mean that is not finite).
+    for (mean, std) in [
+        (0.0, -1.0),
+        (0.0, f64::NAN),
+        (0.0, f64::INFINITY),
+        (f64::NAN, 1.0),
+        (f64::INFINITY, 1.0),
+    ] {
+        let what = format!("rand_normal_with(mean {mean}, std {std})");
+        c.err(&what, "rand_normal_with", || {
+            values(Tensor::<f64>::try_rand_normal_with(
+                &[4],
+                mean,
+                std,
+                &mut rng,
+            ))
+        });
+    }
+    c.holds("rand_normal_with(3, 0) is 3 everywhere", || {
+        Tensor::<f32>::rand_normal_with(&[8], 3.0, 0.0, &mut rng).to_vec() == [3.0; 8]
+    });
+    // rand_uniform: "If low >= high or either is not finite".
+    for (low, high) in [
+        (1.0, 1.0),
+        (2.0, 1.0),
+        (f64::NEG_INFINITY, 0.0),
+        (0.0, f64::NAN),
+    ] {
+        c.err(
+            &format!("rand_uniform({low}, {high})"),
+            "rand_uniform",
+            || values(Tensor::<f64>::try_rand_uniform(&[4], low, high, &mut rng)),
+        );
+    }
+    // bernoulli: "If p is outside [0, 1]"; NaN is outside too.
+    for p in [-0.1, 1.1, f64::NAN] {
+        c.err(&format!("bernoulli({p})"), "bernoulli", || {
+            values(Tensor::<f64>::try_bernoulli(&[4], p, &mut rng))
+        });
+    }
+    // clamp: "If min > max or either bound is NaN".
+    let x = Tensor::<f64>::from_vec(vec![1.0, -2.0, 3.0], &[3]);
+    for (lo, hi) in [(1.0, 0.0), (f64::NAN, 1.0), (0.0, f64::NAN)] {
+        c.err(&format!("clamp({lo}, {hi})"), "clamp", || {
+            values(x.try_clamp(lo, hi))
+        });
+    }
+    // narrow reports itself, not the slice it is built on.
+    let m = Tensor::<f64>::zeros(&[2, 3]);
+    for (axis, start, len) in [(1, 2, 2), (1, usize::MAX, 1), (2, 0, 1), (-3, 0, 1)] {
+        c.err(&format!("narrow({axis}, {start}, {len})"), "narrow", || {
+            values(m.try_narrow(axis, start, len))
+        });
+    }
+    // chunk promises `chunks` pieces of an empty axis: more than can be listed is its error.
+    c.err("chunk(usize::MAX) of an empty axis", "chunk", || {
+        let pieces = Tensor::<f64>::zeros(&[0, 2]).try_chunk(usize::MAX, 0)?;
+        Ok(vec![pieces.len() as f64])
+    });
+    // outer and dot fail under their own names, whatever the cause.
+    let long = Tensor::<f64>::ones(&[1]).broadcast_to(&[1 << 32]);
+    c.err("outer of two [2^32] vectors", "outer", || {
+        values(long.try_outer(&long))
+    });
+    c.err("dot of [2] and [3]", "dot", || {
+        values(Tensor::<f64>::zeros(&[2]).try_dot(&x))
+    });
+    // stack documents InvalidArgument for an axis outside -(rank+1)..=rank.
+    c.holds("stack(axis 2) of rank 1 is InvalidArgument", || {
+        matches!(
+            Tensor::try_stack(&[&x], 2),
+            Err(tapegrad_tensor::TensorError::InvalidArgument { op: "stack", .. })
+        )
+    });
+
+    // linspace: n = 1 gives [start], n = 0 nothing, n = 2 both ends; non-finite ends are refused
+    // (the spacing would be NaN: linspace(0, ∞, 3) was [NaN, ∞, ∞]).
+    for (n, want) in [
+        (0, vec![]),
+        (1, vec![2.0]),
+        (2, vec![2.0, 5.0]),
+        (4, vec![2.0, 3.0, 4.0, 5.0]),
+    ] {
+        c.holds(&format!("linspace(2, 5, {n}) is {want:?}"), || {
+            Tensor::<f64>::linspace(2.0, 5.0, n).to_vec() == want
+        });
+    }
+    for (s, e) in [(0.0, f64::INFINITY), (f64::NAN, 1.0)] {
+        c.holds(
+            &format!("linspace({s}, {e}, 3) panics naming linspace"),
+            || {
+                panics_with(|| Tensor::<f64>::linspace(s, e, 3).to_vec())
+                    .is_some_and(|msg| msg.starts_with("linspace: "))
+            },
+        );
+    }
+
+    // rand_uniform's [low, high): f32 draws must never round up to high, on wide, narrow and
+    // degenerate (adjacent floats) intervals; f64 takes the full finite range.
+    let up = |x: f32, k: u32| f32::from_bits(x.to_bits() + k);
+    let intervals = [
+        (0.0f32, 1.0f32),
+        (1.0, up(1.0, 1)),
+        (1.0, up(1.0, 2)),
+        (-1.0, 1.0),
+        (1e30, up(1e30, 3)),
+        (-f32::MAX, f32::MAX),
+    ];
+    for (low, high) in intervals {
+        let mut outside = 0;
+        c.holds(
+            &format!("rand_uniform f32 [{low:e}, {high:e}) stays inside"),
+            || {
+                let draws = Tensor::<f32>::rand_uniform(&[10_000], low, high, &mut rng).to_vec();
+                outside = draws.iter().filter(|&&v| !(low <= v && v < high)).count();
+                outside == 0
+            },
+        );
+        if outside > 0 {
+            c.broken
+                .push(format!("    ({outside} of 10000 draws outside)"));
+        }
+    }
+    c.holds("rand_uniform f64 [-MAX, MAX) is finite", || {
+        let draws = Tensor::<f64>::try_rand_uniform(&[1000], -f64::MAX, f64::MAX, &mut rng);
+        draws.is_ok_and(|t| t.to_vec().iter().all(|v| v.is_finite()))
+    });
+    eprintln!(
+        "documented contracts: {} checks, {} broken",
+        c.calls,
+        c.broken.len()
+    );
+    assert!(
+        c.broken.is_empty(),
+        "checks broke a documented contract ({} checks):\n{}",
+        c.calls,
+        c.broken.join("\n")
+    );
+}
