@@ -30,7 +30,7 @@ impl<T: Float> Tensor<T> {
     /// finite; [`TensorError::TooLarge`] for a shape too large to exist.
     pub fn try_rand_uniform(shape: &[usize], low: T, high: T, rng: &mut impl Rng) -> Result<Self> {
         const OP: &str = "rand_uniform";
-        if !low.is_finite() || !high.is_finite() || !(low < high) {
+        if !low.is_finite() || !high.is_finite() || low >= high {
             return Err(TensorError::arg(
                 OP,
                 format!("low {low} and high {high} must be finite with low < high"),

@@ -193,7 +193,7 @@ impl<T: Float> Tensor<T> {
         // (e − s) can overflow to ∞ for finite bounds; the comparison below rejects that too.
         let count = ((e - s) / st).ceil();
         let most = (isize::MAX as usize / std::mem::size_of::<T>()) as f64;
-        if !(count <= most) {
+        if count.is_nan() || count > most {
             return Err(TensorError::arg(
                 OP,
                 format!(

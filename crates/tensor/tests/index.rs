@@ -1058,3 +1058,29 @@ fn documented_contracts_hold() {
         c.broken.join("\n")
     );
 }
+
+/// The buffer pool keeps what a loop reuses, not every size it has seen: allocating tensors of
+/// 200 sizes in turn (each size recurring only 200 steps later, as batch sizes that vary from
+/// step to step do), the pool stays within a few live tensors' bytes. The other tests of this
+/// binary use tensors below the pool's 64 KiB minimum, so they do not disturb the count.
+#[test]
+fn buffer_pool_stays_bounded_when_sizes_vary() {
+    use tapegrad_tensor::storage::pooled_bytes;
+    let sizes: Vec<usize> = (0..200).map(|i| 16_384 + 256 * i).collect();
+    let largest = sizes.iter().max().unwrap() * 4;
+    let mut most = 0;
+    for step in 0..1_000 {
+        let n = sizes[step % sizes.len()];
+        let x = Tensor::<f32>::ones(&[n]);
+        let y = x.exp(); // a buffer from the pool when one fits
+        assert_eq!(y.numel(), n);
+        drop((x, y));
+        most = most.max(pooled_bytes());
+    }
+    // Two tensors of at most `largest` bytes are live at once: the pool may hold twice that.
+    let bound = 8 * largest;
+    assert!(
+        most <= bound,
+        "the pool grew to {most} bytes; the bound is {bound} for two live tensors of at most {largest}"
+    );
+}

@@ -110,7 +110,7 @@ impl<T: Float> Tensor<T> {
         // arithmetic, rather than trusted: a layout past its storage would be a wild read.
         for (layout, x) in [(&a, self), (&b, rhs)] {
             let len = x.storage_slice().len();
-            if !layout.storage_span().is_some_and(|end| end <= len) {
+            if layout.storage_span().is_none_or(|end| end > len) {
                 return Err(TensorError::range(
                     OP,
                     format!(
