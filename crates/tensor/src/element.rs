@@ -91,6 +91,9 @@ pub trait Float:
     fn is_nan(self) -> bool;
     /// Whether the value is neither infinite nor NaN.
     fn is_finite(self) -> bool;
+    /// The largest value below `self` (`−∞` and NaN stay as they are; `+∞` gives the largest
+    /// finite value). Used to keep `U[low, high)` samples below `high` after rounding.
+    fn next_below(self) -> Self;
 
     /// `C ← α·A·B + β·C` through `matrixmultiply`, with strides in elements.
     ///
@@ -176,6 +179,19 @@ macro_rules! impl_float {
             #[inline]
             fn is_finite(self) -> bool {
                 $t::is_finite(self)
+            }
+            fn next_below(self) -> Self {
+                // IEEE order matches the order of the bit patterns within each sign, so one
+                // step of the integer moves to the neighbouring float.
+                if self.is_nan() || self == $t::NEG_INFINITY {
+                    self
+                } else if self == 0.0 {
+                    -$t::from_bits(1)
+                } else if self > 0.0 {
+                    $t::from_bits(self.to_bits() - 1)
+                } else {
+                    $t::from_bits(self.to_bits() + 1)
+                }
             }
             unsafe fn gemm(
                 m: usize,

@@ -59,6 +59,16 @@ pub enum TensorError {
         /// What was wrong.
         what: String,
     },
+    /// A shape too large to address: its sizes multiplied (empty axes counted as 1), times the
+    /// element's bytes, exceed `isize::MAX`, the most one allocation can hold.
+    TooLarge {
+        /// The op that failed.
+        op: &'static str,
+        /// The shape asked for.
+        shape: Vec<usize>,
+        /// Bytes per element (4 for `f32`, 8 for `f64`).
+        elem_bytes: usize,
+    },
 }
 
 impl TensorError {
@@ -70,8 +80,24 @@ impl TensorError {
             | TensorError::OutOfRange { op, .. }
             | TensorError::DataLength { op, .. }
             | TensorError::Empty { op, .. }
-            | TensorError::InvalidArgument { op, .. } => op,
+            | TensorError::InvalidArgument { op, .. }
+            | TensorError::TooLarge { op, .. } => op,
         }
+    }
+
+    /// The same error under the name of the op the user called (a composite op reports its
+    /// failure as its own, not as the op it delegates to).
+    pub(crate) fn renamed(mut self, name: &'static str) -> Self {
+        match &mut self {
+            TensorError::ShapeMismatch { op, .. }
+            | TensorError::InvalidAxis { op, .. }
+            | TensorError::OutOfRange { op, .. }
+            | TensorError::DataLength { op, .. }
+            | TensorError::Empty { op, .. }
+            | TensorError::InvalidArgument { op, .. }
+            | TensorError::TooLarge { op, .. } => *op = name,
+        }
+        self
     }
 
     pub(crate) fn shape(
@@ -128,6 +154,15 @@ impl fmt::Display for TensorError {
             TensorError::InvalidArgument { op, what } => {
                 write!(f, "{op}: invalid argument: {what}")
             }
+            TensorError::TooLarge {
+                op,
+                shape,
+                elem_bytes,
+            } => write!(
+                f,
+                "{op}: shape {shape:?} is too large: at {elem_bytes} bytes per element it exceeds \
+                 isize::MAX bytes (empty axes count as size 1)"
+            ),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::element::Float;
 use crate::layout::{Layout, Strides};
-use crate::shape::{broadcast_shapes, Dims};
+use crate::shape::{broadcast_shapes, check_shape_of, Dims};
 use crate::tensor::Tensor;
 use crate::Result;
 use rayon::prelude::*;
@@ -203,7 +203,8 @@ pub(crate) fn map_binary<T: Float>(
     f: impl Fn(T, T) -> T + Sync,
 ) -> Result<Tensor<T>> {
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
-    let n: usize = shape.iter().product();
+    // Two valid shapes can broadcast to one too large to exist ([2^32, 1] with [1, 2^32]).
+    let n = check_shape_of::<T>(op, &shape)?;
     if let (Some(sa), Some(sb)) = (a.as_contiguous_slice(), b.as_contiguous_slice()) {
         if a.shape() == b.shape() {
             let data = build_vec(n, |out| {
@@ -289,7 +290,7 @@ pub(crate) fn map_ternary<T: Float>(
 ) -> Result<Tensor<T>> {
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     let shape = broadcast_shapes(op, &shape, c.shape())?;
-    let n: usize = shape.iter().product();
+    let n = check_shape_of::<T>(op, &shape)?;
     let contiguous = [a, b, c].map(|t| t.as_contiguous_slice().filter(|_| t.shape() == &shape[..]));
     if let [Some(sa), Some(sb), Some(sc)] = contiguous {
         let run = |out: &mut [MaybeUninit<T>], x: &[T], y: &[T], z: &[T]| {

@@ -4,7 +4,9 @@
 //! strides allow) is a metadata edit here; no kernel is involved, so each is tested alone.
 
 use crate::error::{Result, TensorError};
-use crate::shape::{contiguous_strides, normalize_axis, normalize_insert_axis, numel, Dims};
+use crate::shape::{
+    checked_numel, contiguous_strides, normalize_axis, normalize_insert_axis, numel, Dims,
+};
 use smallvec::SmallVec;
 
 /// Strides in elements; negative strides are not produced, zero strides mean broadcast.
@@ -59,8 +61,37 @@ impl Layout {
     }
 
     /// Number of elements.
+    ///
+    /// # Panics
+    /// If the sizes multiply past `usize::MAX`, which no tensor's layout does.
+    #[track_caller]
     pub fn numel(&self) -> usize {
         numel(&self.shape)
+    }
+
+    /// One past the largest storage index the layout reaches (0 when it has no element), or
+    /// `None` if a reachable index is negative or does not fit in `usize`.
+    ///
+    /// Computed with checked arithmetic: the code that reads storage through raw pointers
+    /// (matmul) checks that this is at most the storage length before it reads.
+    pub fn storage_span(&self) -> Option<usize> {
+        if checked_numel(&self.shape)? == 0 {
+            return Some(0);
+        }
+        let first = isize::try_from(self.offset).ok()?;
+        let (mut low, mut high) = (first, first);
+        for (&d, &s) in self.shape.iter().zip(self.strides.iter()) {
+            let reach = isize::try_from(d - 1).ok()?.checked_mul(s)?;
+            if reach < 0 {
+                low = low.checked_add(reach)?;
+            } else {
+                high = high.checked_add(reach)?;
+            }
+        }
+        if low < 0 {
+            return None;
+        }
+        usize::try_from(high).ok()?.checked_add(1)
     }
 
     /// Whether the elements are in row-major order with no gaps (size-1 axes may have any stride).
@@ -73,7 +104,9 @@ impl Layout {
             if self.strides[i] != expected {
                 return false;
             }
-            expected *= self.shape[i] as isize;
+            // Saturating: a real layout never gets there, and a wrapped product could match.
+            expected =
+                expected.saturating_mul(isize::try_from(self.shape[i]).unwrap_or(isize::MAX));
         }
         true
     }
@@ -139,14 +172,26 @@ impl Layout {
 
     /// Elements `start, start+step, …` below `end` along `axis`.
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Result<Self> {
-        let ax = normalize_axis("slice", axis, self.rank())?;
+        self.slice_as("slice", axis, start, end, step)
+    }
+
+    /// [`Layout::slice`], with errors naming `op`.
+    pub(crate) fn slice_as(
+        &self,
+        op: &'static str,
+        axis: isize,
+        start: usize,
+        end: usize,
+        step: usize,
+    ) -> Result<Self> {
+        let ax = normalize_axis(op, axis, self.rank())?;
         let dim = self.shape[ax];
         if step == 0 {
-            return Err(TensorError::arg("slice", "step must be at least 1"));
+            return Err(TensorError::arg(op, "step must be at least 1"));
         }
         if start > end || end > dim {
             return Err(TensorError::range(
-                "slice",
+                op,
                 format!(
                     "range {start}..{end} along axis {ax} of size {dim} (shape {:?})",
                     self.shape()
@@ -164,6 +209,9 @@ impl Layout {
     }
 
     /// Stretches size-1 axes (and new leading axes) to `shape` with stride 0.
+    ///
+    /// Metadata only: whether `shape` is small enough to exist is the tensor op's check
+    /// ([`crate::shape::check_shape`]), since it depends on the element type.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self> {
         let rank = shape.len();
         if rank < self.rank() {
@@ -250,8 +298,9 @@ impl Layout {
     /// Groups of old axes that are mutually contiguous can be split or merged freely; anything
     /// else (say, flattening a transposed matrix) needs a copy and returns `None`.
     pub fn reshape_view(&self, shape: &[usize]) -> Option<Self> {
-        if numel(shape) != self.numel() {
-            return None;
+        match (checked_numel(shape), checked_numel(&self.shape)) {
+            (Some(new), Some(old)) if new == old => {}
+            _ => return None,
         }
         if self.numel() == 0 || self.is_contiguous() {
             return Some(Layout {
@@ -382,6 +431,32 @@ mod tests {
         assert_eq!(u.squeeze(1).unwrap(), l);
         assert!(l.squeeze(0).is_err());
         assert_eq!(l.unsqueeze(-1).unwrap().shape(), &[2, 3, 1]);
+    }
+
+    #[test]
+    fn storage_span_is_checked() {
+        assert_eq!(Layout::contiguous(&[2, 3]).storage_span(), Some(6));
+        let t = Layout::contiguous(&[4, 5]).slice(1, 1, 5, 2).unwrap();
+        assert_eq!(t.storage_span(), Some(1 + 3 * 5 + 2 + 1));
+        assert_eq!(Layout::contiguous(&[0, 7]).storage_span(), Some(0));
+        // Stride 0 over a huge axis reaches one element.
+        let b = Layout::contiguous(&[1]).broadcast_to(&[1 << 62]).unwrap();
+        assert_eq!(b.storage_span(), Some(1));
+        // Offsets that overflow, or step below 0, have no span.
+        assert_eq!(
+            Layout::from_parts(&[3], &[isize::MAX], 0).storage_span(),
+            None
+        );
+        assert_eq!(Layout::from_parts(&[3], &[-1], 1).storage_span(), None);
+        assert_eq!(Layout::from_parts(&[3], &[-1], 2).storage_span(), Some(3));
+        // Sizes that multiply past usize::MAX neither panic nor wrap.
+        let huge = Layout::contiguous(&[1 << 63, 4]);
+        assert_eq!(huge.storage_span(), None);
+        assert_eq!(huge.reshape_view(&[4]), None);
+        assert!(huge.is_contiguous());
+        let wide = Layout::contiguous(&[4, 1 << 63]);
+        assert_eq!(wide.strides(), &[isize::MAX, 1]);
+        assert!(wide.is_contiguous());
     }
 
     #[test]

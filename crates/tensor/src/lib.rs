@@ -29,6 +29,6 @@ pub use error::{or_panic, Result, TensorError};
 pub use iter::PARALLEL_THRESHOLD;
 pub use layout::Layout;
 pub use ops::gemm::GEMM_PARALLEL_THRESHOLD;
-pub use storage::live_tensor_bytes;
+pub use storage::{live_tensor_bytes, pool_capacity, pooled_bytes, set_pool_capacity};
 pub use tensor::Tensor;
 pub use threads::{num_threads, set_num_threads, ThreadsError};

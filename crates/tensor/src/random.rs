@@ -5,83 +5,156 @@
 
 use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
-use crate::shape::numel;
+use crate::shape::check_shape_of;
 use crate::tensor::Tensor;
 use rand::Rng;
 use rand_distr::{Distribution, Normal, StandardNormal, Uniform};
 
 impl<T: Float> Tensor<T> {
-    /// Samples from `U[low, high)`.
+    /// Samples from `U[low, high)`: every value is at least `low` and below `high` in `T`.
+    ///
+    /// When no `T` lies strictly between `low` and `high` (adjacent floats), every value is `low`.
     ///
     /// # Panics
-    /// If `low >= high` or either is not finite; [`Tensor::try_rand_uniform`] returns the error.
+    /// If `low >= high`, either is not finite, or the shape is too large;
+    /// [`Tensor::try_rand_uniform`] returns the error.
     #[track_caller]
     pub fn rand_uniform(shape: &[usize], low: T, high: T, rng: &mut impl Rng) -> Self {
         or_panic(Self::try_rand_uniform(shape, low, high, rng))
     }
 
     /// Fallible [`Tensor::rand_uniform`].
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] naming `rand_uniform` if `low >= high` or either is not
+    /// finite; [`TensorError::TooLarge`] for a shape too large to exist.
     pub fn try_rand_uniform(shape: &[usize], low: T, high: T, rng: &mut impl Rng) -> Result<Self> {
-        let dist = Uniform::new(low.to_f64(), high.to_f64()).map_err(|e| {
-            TensorError::arg("rand_uniform", format!("low {low}, high {high}: {e}"))
-        })?;
-        Ok(Self::sample(shape, dist, rng))
+        const OP: &str = "rand_uniform";
+        if !low.is_finite() || !high.is_finite() || low >= high {
+            return Err(TensorError::arg(
+                OP,
+                format!("low {low} and high {high} must be finite with low < high"),
+            ));
+        }
+        let n = check_shape_of::<T>(OP, shape)?;
+        let (l, h) = (low.to_f64(), high.to_f64());
+        // Draws are made in f64 and rounded to T, which can round up to `high` itself (half the
+        // draws of U[1, 1 + ulp) in f32 did); those become the largest T below `high`.
+        let top = high.next_below();
+        let fit = |x: f64| {
+            let x = T::from_f64(x);
+            if x >= high {
+                top
+            } else if x < low {
+                low
+            } else {
+                x
+            }
+        };
+        let data = match Uniform::new(l, h) {
+            Ok(dist) => (0..n).map(|_| fit(dist.sample(rng))).collect(),
+            // rand rejects ranges whose width overflows f64 (f64::MIN..f64::MAX); interpolating
+            // between the ends never forms that width.
+            Err(_) => (0..n)
+                .map(|_| {
+                    let u: f64 = rng.random();
+                    fit(l * (1.0 - u) + h * u)
+                })
+                .collect(),
+        };
+        Ok(Self::from_vec_unchecked(data, shape))
     }
 
     /// Samples from the standard normal `N(0, 1)`.
-    pub fn rand_normal(shape: &[usize], rng: &mut impl Rng) -> Self {
-        Self::sample(shape, StandardNormal, rng)
-    }
-
-    /// Samples from `N(mean, std²)`.
     ///
     /// # Panics
-    /// If `std` is negative or not finite; [`Tensor::try_rand_normal_with`] returns the error.
+    /// If the shape is too large; [`Tensor::try_rand_normal`] returns the error.
+    #[track_caller]
+    pub fn rand_normal(shape: &[usize], rng: &mut impl Rng) -> Self {
+        or_panic(Self::try_rand_normal(shape, rng))
+    }
+
+    /// Fallible [`Tensor::rand_normal`].
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming `rand_normal` for a shape too large to exist.
+    pub fn try_rand_normal(shape: &[usize], rng: &mut impl Rng) -> Result<Self> {
+        Self::sample("rand_normal", shape, StandardNormal, rng)
+    }
+
+    /// Samples from `N(mean, std²)`; `std = 0` gives `mean` everywhere.
+    ///
+    /// # Panics
+    /// If `mean` is not finite, `std` is negative or not finite, or the shape is too large;
+    /// [`Tensor::try_rand_normal_with`] returns the error.
     #[track_caller]
     pub fn rand_normal_with(shape: &[usize], mean: T, std: T, rng: &mut impl Rng) -> Self {
         or_panic(Self::try_rand_normal_with(shape, mean, std, rng))
     }
 
     /// Fallible [`Tensor::rand_normal_with`].
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] naming `rand_normal_with` if `mean` is not finite or
+    /// `std` is negative, NaN or infinite; [`TensorError::TooLarge`] for a shape too large to exist.
     pub fn try_rand_normal_with(
         shape: &[usize],
         mean: T,
         std: T,
         rng: &mut impl Rng,
     ) -> Result<Self> {
+        const OP: &str = "rand_normal_with";
+        // Checked here, not left to rand_distr, which takes a negative std as a mirrored one.
+        if !mean.is_finite() || !std.is_finite() || std < T::ZERO {
+            return Err(TensorError::arg(
+                OP,
+                format!("mean {mean} must be finite and std {std} finite and at least 0"),
+            ));
+        }
         let dist = Normal::new(mean.to_f64(), std.to_f64())
-            .map_err(|e| TensorError::arg("rand_normal", format!("mean {mean}, std {std}: {e}")))?;
-        Ok(Self::sample(shape, dist, rng))
+            .map_err(|e| TensorError::arg(OP, format!("mean {mean}, std {std}: {e}")))?;
+        Self::sample(OP, shape, dist, rng)
     }
 
     /// Ones with probability `p`, zeros otherwise.
     ///
     /// # Panics
-    /// If `p` is outside `[0, 1]`; [`Tensor::try_bernoulli`] returns the error.
+    /// If `p` is outside `[0, 1]` or NaN, or the shape is too large; [`Tensor::try_bernoulli`]
+    /// returns the error.
     #[track_caller]
     pub fn bernoulli(shape: &[usize], p: f64, rng: &mut impl Rng) -> Self {
         or_panic(Self::try_bernoulli(shape, p, rng))
     }
 
     /// Fallible [`Tensor::bernoulli`].
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] naming `bernoulli` if `p` is outside `[0, 1]` or NaN;
+    /// [`TensorError::TooLarge`] for a shape too large to exist.
     pub fn try_bernoulli(shape: &[usize], p: f64, rng: &mut impl Rng) -> Result<Self> {
+        const OP: &str = "bernoulli";
         if !(0.0..=1.0).contains(&p) {
             return Err(TensorError::arg(
-                "bernoulli",
+                OP,
                 format!("probability {p} is outside [0, 1]"),
             ));
         }
-        let data = (0..numel(shape))
+        let n = check_shape_of::<T>(OP, shape)?;
+        let data = (0..n)
             .map(|_| if rng.random_bool(p) { T::ONE } else { T::ZERO })
             .collect();
         Ok(Self::from_vec_unchecked(data, shape))
     }
 
-    fn sample(shape: &[usize], dist: impl Distribution<f64>, rng: &mut impl Rng) -> Self {
-        let data = (0..numel(shape))
-            .map(|_| T::from_f64(dist.sample(rng)))
-            .collect();
-        Self::from_vec_unchecked(data, shape)
+    fn sample(
+        op: &'static str,
+        shape: &[usize],
+        dist: impl Distribution<f64>,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        let n = check_shape_of::<T>(op, shape)?;
+        let data = (0..n).map(|_| T::from_f64(dist.sample(rng))).collect();
+        Ok(Self::from_vec_unchecked(data, shape))
     }
 }
 

@@ -86,17 +86,63 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
 }
 
 /// Number of elements of a shape (1 for a scalar).
+///
+/// # Panics
+/// If the product overflows `usize`. Every tensor's shape passed [`check_shape`], so this never
+/// panics for one; use [`checked_numel`] for a shape from elsewhere.
+#[track_caller]
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    match checked_numel(shape) {
+        Some(n) => n,
+        None => panic!("numel: the sizes of shape {shape:?} multiply past usize::MAX"),
+    }
+}
+
+/// Number of elements of a shape, or `None` if the product overflows `usize`.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// Checks that a tensor of `shape` with `elem_bytes`-byte elements can exist, and returns its
+/// element count.
+///
+/// The rule: the product of the sizes, with empty axes counted as 1, times `elem_bytes` must not
+/// exceed `isize::MAX` (the most one allocation can hold). Counting empty axes as 1 keeps every
+/// stride and every partial product of a valid shape in range, so code that walks a shape, or
+/// reduces away its empty axis (a sum over axis 0 of `[0, n]` is `[n]`), never overflows.
+///
+/// # Errors
+/// [`TensorError::TooLarge`] naming `op` and the shape.
+pub fn check_shape(op: &'static str, shape: &[usize], elem_bytes: usize) -> Result<usize> {
+    let extent = shape
+        .iter()
+        .try_fold(elem_bytes.max(1), |acc, &d| acc.checked_mul(d.max(1)));
+    match extent {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(numel(shape)),
+        _ => Err(TensorError::TooLarge {
+            op,
+            shape: shape.to_vec(),
+            elem_bytes,
+        }),
+    }
+}
+
+/// [`check_shape`] for elements of type `T`.
+pub(crate) fn check_shape_of<T>(op: &'static str, shape: &[usize]) -> Result<usize> {
+    check_shape(op, shape, std::mem::size_of::<T>())
 }
 
 /// Row-major (C order) strides for a shape.
+///
+/// Exact for every shape that passes [`check_shape`]; for larger ones the strides saturate at
+/// `isize::MAX` rather than wrap, so a layout of an impossible shape never aliases a real one.
 pub fn contiguous_strides(shape: &[usize]) -> SmallVec<[isize; 4]> {
     let mut strides = SmallVec::from_elem(0isize, shape.len());
     let mut acc = 1isize;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
-        acc *= shape[i].max(1) as isize;
+        let d = isize::try_from(shape[i].max(1)).unwrap_or(isize::MAX);
+        acc = acc.saturating_mul(d);
     }
     strides
 }

@@ -4,7 +4,7 @@ use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
 use crate::iter::{for_each_index, map_unary};
 use crate::layout::Layout;
-use crate::shape::numel;
+use crate::shape::{check_shape_of, numel};
 use crate::storage::Storage;
 use std::fmt;
 use std::sync::Arc;
@@ -34,15 +34,20 @@ impl<T: Float> Tensor<T> {
     /// A tensor owning `data`, laid out row-major in `shape`.
     ///
     /// # Panics
-    /// If `data.len()` differs from the product of `shape`; [`Tensor::try_from_vec`] returns the error.
+    /// If `data.len()` differs from the product of `shape`, or the shape is too large
+    /// ([`crate::shape::check_shape`]); [`Tensor::try_from_vec`] returns the error.
     #[track_caller]
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
         or_panic(Self::try_from_vec(data, shape))
     }
 
     /// A tensor owning `data` in `shape`, or an error if the lengths differ.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] for a shape too large to exist (even with no data: `[0, 2^63]`
+    /// counts its empty axis as 1), else [`TensorError::DataLength`] if the lengths differ.
     pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
-        let expected = numel(shape);
+        let expected = check_shape_of::<T>("from_vec", shape)?;
         if data.len() != expected {
             return Err(TensorError::DataLength {
                 op: "from_vec",
@@ -63,6 +68,13 @@ impl<T: Float> Tensor<T> {
 
     /// A view of `self`'s storage under another layout (checked in debug builds).
     pub(crate) fn with_layout(&self, layout: Layout) -> Self {
+        debug_assert!(
+            layout
+                .storage_span()
+                .is_some_and(|end| end <= self.storage.len()),
+            "layout {layout:?} leaves a storage of {} elements",
+            self.storage.len()
+        );
         Tensor {
             storage: Arc::clone(&self.storage),
             layout,
@@ -75,18 +87,60 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A tensor of `shape` filled with `value`.
+    ///
+    /// # Panics
+    /// If the shape is too large ([`crate::shape::check_shape`]); [`Tensor::try_full`] returns
+    /// the error.
+    #[track_caller]
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::from_vec_unchecked(vec![value; numel(shape)], shape)
+        or_panic(Self::full_as("full", shape, value))
+    }
+
+    /// Fallible [`Tensor::full`].
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming `full` and the shape.
+    pub fn try_full(shape: &[usize], value: T) -> Result<Self> {
+        Self::full_as("full", shape, value)
     }
 
     /// A tensor of zeros.
+    ///
+    /// # Panics
+    /// If the shape is too large; [`Tensor::try_zeros`] returns the error.
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, T::ZERO)
+        or_panic(Self::full_as("zeros", shape, T::ZERO))
+    }
+
+    /// Fallible [`Tensor::zeros`].
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming `zeros` and the shape.
+    pub fn try_zeros(shape: &[usize]) -> Result<Self> {
+        Self::full_as("zeros", shape, T::ZERO)
     }
 
     /// A tensor of ones.
+    ///
+    /// # Panics
+    /// If the shape is too large; [`Tensor::try_ones`] returns the error.
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, T::ONE)
+        or_panic(Self::full_as("ones", shape, T::ONE))
+    }
+
+    /// Fallible [`Tensor::ones`].
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming `ones` and the shape.
+    pub fn try_ones(shape: &[usize]) -> Result<Self> {
+        Self::full_as("ones", shape, T::ONE)
+    }
+
+    pub(crate) fn full_as(op: &'static str, shape: &[usize], value: T) -> Result<Self> {
+        let n = check_shape_of::<T>(op, shape)?;
+        Ok(Self::from_vec_unchecked(vec![value; n], shape))
     }
 
     /// Zeros in the shape of `self`.
@@ -104,37 +158,85 @@ impl<T: Float> Tensor<T> {
         Self::full(self.shape(), value)
     }
 
-    /// `start, start+step, …` below `end` (PyTorch: `torch.arange`), as a 1-D tensor.
+    /// `start, start+step, …` up to but excluding `end` (PyTorch: `torch.arange`), as a 1-D
+    /// tensor; empty when `start == end`.
     ///
     /// # Panics
-    /// If `step` is zero or points away from `end`; [`Tensor::try_arange`] returns the error.
+    /// If `step` is zero or points away from `end`, an argument is not finite, or the count is
+    /// too large; [`Tensor::try_arange`] returns the error.
     #[track_caller]
     pub fn arange(start: T, end: T, step: T) -> Self {
         or_panic(Self::try_arange(start, end, step))
     }
 
     /// Fallible [`Tensor::arange`].
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] naming `arange` if an argument is not finite, `step` is 0
+    /// or has the wrong sign (`end < start` needs a negative step), or the count of values
+    /// exceeds what a tensor can hold.
     pub fn try_arange(start: T, end: T, step: T) -> Result<Self> {
+        const OP: &str = "arange";
         let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
         if st == 0.0 || !st.is_finite() || !s.is_finite() || !e.is_finite() {
             return Err(TensorError::arg(
-                "arange",
+                OP,
                 format!("start {s}, end {e}, step {st} must be finite with a nonzero step"),
             ));
         }
-        let n = ((e - s) / st).ceil().max(0.0) as usize;
+        if (e - s) * st < 0.0 {
+            return Err(TensorError::arg(
+                OP,
+                format!("step {st} points away from end {e} (start {s})"),
+            ));
+        }
+        // (e − s) can overflow to ∞ for finite bounds; the comparison below rejects that too.
+        let count = ((e - s) / st).ceil();
+        let most = (isize::MAX as usize / std::mem::size_of::<T>()) as f64;
+        if count.is_nan() || count > most {
+            return Err(TensorError::arg(
+                OP,
+                format!(
+                    "start {s}, end {e}, step {st} give {count} values, more than a {} tensor can hold",
+                    T::DTYPE
+                ),
+            ));
+        }
+        let n = count as usize;
         let data = (0..n)
             .map(|i| T::from_f64(s + i as f64 * st))
             .collect::<Vec<_>>();
         Ok(Self::from_vec_unchecked(data, &[n]))
     }
 
-    /// `n` evenly spaced values from `start` to `end`, both included.
+    /// `n` evenly spaced values from `start` to `end`, both included when `n ≥ 2`; `[start]` for
+    /// `n = 1` and empty for `n = 0`, as PyTorch's `torch.linspace`.
+    ///
+    /// # Panics
+    /// If a bound is not finite or `n` is too large; [`Tensor::try_linspace`] returns the error.
+    #[track_caller]
     pub fn linspace(start: T, end: T, n: usize) -> Self {
+        or_panic(Self::try_linspace(start, end, n))
+    }
+
+    /// Fallible [`Tensor::linspace`].
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] if `start` or `end` is not finite (the spacing would be
+    /// NaN or infinite), [`TensorError::TooLarge`] if `n` values cannot be held.
+    pub fn try_linspace(start: T, end: T, n: usize) -> Result<Self> {
+        const OP: &str = "linspace";
+        if !start.is_finite() || !end.is_finite() {
+            return Err(TensorError::arg(
+                OP,
+                format!("start {start} and end {end} must be finite"),
+            ));
+        }
+        check_shape_of::<T>(OP, &[n])?;
         let (s, e) = (start.to_f64(), end.to_f64());
         let data = (0..n)
             .map(|i| {
-                if n == 1 {
+                if i == 0 {
                     start
                 } else if i == n - 1 {
                     end
@@ -143,17 +245,55 @@ impl<T: Float> Tensor<T> {
                 }
             })
             .collect();
-        Self::from_vec_unchecked(data, &[n])
+        Ok(Self::from_vec_unchecked(data, &[n]))
     }
 
     /// The `n×n` identity matrix.
+    ///
+    /// # Panics
+    /// If `n×n` elements are too many; [`Tensor::try_eye`] returns the error.
+    #[track_caller]
     pub fn eye(n: usize) -> Self {
-        Self::from_fn(&[n, n], |ix| if ix[0] == ix[1] { T::ONE } else { T::ZERO })
+        or_panic(Self::try_eye(n))
+    }
+
+    /// Fallible [`Tensor::eye`].
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming `eye` and the shape `[n, n]`.
+    pub fn try_eye(n: usize) -> Result<Self> {
+        Self::from_fn_as("eye", &[n, n], |ix| {
+            if ix[0] == ix[1] {
+                T::ONE
+            } else {
+                T::ZERO
+            }
+        })
     }
 
     /// A tensor whose element at each index is `f(index)`, filled in row-major order.
-    pub fn from_fn(shape: &[usize], mut f: impl FnMut(&[usize]) -> T) -> Self {
-        let n = numel(shape);
+    ///
+    /// # Panics
+    /// If the shape is too large; [`Tensor::try_from_fn`] returns the error.
+    #[track_caller]
+    pub fn from_fn(shape: &[usize], f: impl FnMut(&[usize]) -> T) -> Self {
+        or_panic(Self::from_fn_as("from_fn", shape, f))
+    }
+
+    /// Fallible [`Tensor::from_fn`]; `f` is not called when the shape is rejected.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming `from_fn` and the shape.
+    pub fn try_from_fn(shape: &[usize], f: impl FnMut(&[usize]) -> T) -> Result<Self> {
+        Self::from_fn_as("from_fn", shape, f)
+    }
+
+    fn from_fn_as(
+        op: &'static str,
+        shape: &[usize],
+        mut f: impl FnMut(&[usize]) -> T,
+    ) -> Result<Self> {
+        let n = check_shape_of::<T>(op, shape)?;
         let mut data = Vec::with_capacity(n);
         let mut index = vec![0usize; shape.len()];
         for _ in 0..n {
@@ -166,7 +306,7 @@ impl<T: Float> Tensor<T> {
                 index[i] = 0;
             }
         }
-        Self::from_vec_unchecked(data, shape)
+        Ok(Self::from_vec_unchecked(data, shape))
     }
 
     /// Sizes of each axis.
@@ -403,6 +543,55 @@ mod tests {
         assert_eq!(t.to_vec(), vec![0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
         assert_eq!(Tensor::scalar(2.5f32).item(), 2.5);
         assert_eq!(Tensor::<f32>::zeros(&[0, 3]).numel(), 0);
+    }
+
+    #[test]
+    fn constructors_reject_shapes_too_large_to_exist() {
+        let huge = [1usize << 32, 1 << 32];
+        let err = Tensor::<f32>::try_zeros(&huge).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "zeros: shape [4294967296, 4294967296] is too large: at 4 bytes per element it \
+             exceeds isize::MAX bytes (empty axes count as size 1)"
+        );
+        assert_eq!(
+            Tensor::<f64>::try_ones(&[1 << 61]).unwrap_err().op(),
+            "ones"
+        );
+        // 2^61 f32 elements are 2^63 bytes, one past isize::MAX; 2^60 would be allowed.
+        assert_eq!(
+            Tensor::<f32>::try_full(&[1 << 61], 1.0).unwrap_err().op(),
+            "full"
+        );
+        // An empty axis does not excuse the others: strides of [0, 2^63] would not fit isize.
+        assert!(Tensor::<f32>::try_zeros(&[0, 1 << 63]).is_err());
+        assert_eq!(Tensor::<f32>::try_zeros(&[0, 1 << 20]).unwrap().numel(), 0);
+        let mut called = false;
+        let err = Tensor::<f64>::try_from_fn(&huge, |_| {
+            called = true;
+            0.0
+        });
+        assert_eq!((err.unwrap_err().op(), called), ("from_fn", false));
+        assert_eq!(Tensor::<f64>::try_eye(1 << 31).unwrap_err().op(), "eye");
+        assert_eq!(
+            Tensor::<f64>::try_eye(2).unwrap().to_vec(),
+            vec![1.0, 0.0, 0.0, 1.0]
+        );
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+        let err = Tensor::<f32>::try_rand_normal(&huge, &mut rng).unwrap_err();
+        assert_eq!(err.op(), "rand_normal");
+        assert_eq!(
+            Tensor::<f32>::try_linspace(0.0, 1.0, usize::MAX)
+                .unwrap_err()
+                .op(),
+            "linspace"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "zeros: shape [4294967296, 4294967296] is too large")]
+    fn short_constructors_panic_with_the_message() {
+        Tensor::<f32>::zeros(&[1 << 32, 1 << 32]);
     }
 
     #[test]

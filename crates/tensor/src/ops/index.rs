@@ -6,7 +6,7 @@ use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
 use crate::iter::{coalesce, for_each_row};
 use crate::layout::Layout;
-use crate::shape::{normalize_axis, numel, Dims};
+use crate::shape::{check_shape_of, normalize_axis, numel, Dims};
 use crate::tensor::Tensor;
 
 mod join;
@@ -34,14 +34,15 @@ impl<T: Float> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::InvalidAxis`] for a bad axis; [`TensorError::OutOfRange`] naming the first
-    /// index not below the axis size.
+    /// index not below the axis size; [`TensorError::TooLarge`] if the result is too large.
     pub fn try_index_select(&self, axis: isize, indices: &[usize]) -> Result<Self> {
         const OP: &str = "index_select";
         let ax = normalize_axis(OP, axis, self.rank())?;
         check_indices(OP, indices, ax, self.shape())?;
         let mut shape: Dims = self.shape().into();
         shape[ax] = indices.len();
-        let mut out = crate::storage::filled_buffer(numel(&shape), T::ZERO);
+        let n = check_shape_of::<T>(OP, &shape)?;
+        let mut out = crate::storage::filled_buffer(n, T::ZERO);
         if out.is_empty() {
             return Ok(Tensor::from_vec_unchecked(out, &shape));
         }
@@ -91,7 +92,8 @@ impl<T: Float> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::InvalidAxis`], [`TensorError::ShapeMismatch`] when the index count differs
-    /// from `src`'s size along `axis`, [`TensorError::OutOfRange`] for an index `≥ dim_size`.
+    /// from `src`'s size along `axis`, [`TensorError::OutOfRange`] for an index `≥ dim_size`,
+    /// [`TensorError::TooLarge`] if `src`'s shape with `dim_size` along `axis` is too large.
     pub fn try_index_add(
         axis: isize,
         indices: &[usize],
@@ -115,7 +117,8 @@ impl<T: Float> Tensor<T> {
         let mut shape: Dims = src.shape().into();
         shape[ax] = dim_size;
         check_indices(OP, indices, ax, &shape)?;
-        let mut out = crate::storage::filled_buffer(numel(&shape), T::ZERO);
+        let n = check_shape_of::<T>(OP, &shape)?;
+        let mut out = crate::storage::filled_buffer(n, T::ZERO);
         if out.is_empty() || src.numel() == 0 {
             return Ok(Tensor::from_vec_unchecked(out, &shape));
         }
@@ -154,12 +157,13 @@ impl<T: Float> Tensor<T> {
     /// # Errors
     /// [`TensorError::InvalidAxis`]; [`TensorError::ShapeMismatch`] if `index_shape` differs from
     /// the input's shape off `axis`; [`TensorError::DataLength`] if `index` does not fill
-    /// `index_shape`; [`TensorError::OutOfRange`] for an index not below the axis size.
+    /// `index_shape`; [`TensorError::OutOfRange`] for an index not below the axis size;
+    /// [`TensorError::TooLarge`] if `index_shape` is too large to exist.
     pub fn try_gather(&self, axis: isize, index: &[usize], index_shape: &[usize]) -> Result<Self> {
         const OP: &str = "gather";
-        let ax = check_index_shape(OP, axis, index, index_shape, self.shape())?;
+        let ax = check_index_shape::<T>(OP, axis, index, index_shape, self.shape())?;
         if index.is_empty() {
-            return Ok(Tensor::zeros(index_shape));
+            return Self::full_as(OP, index_shape, T::ZERO);
         }
         let base = axis_origin(self.layout(), ax, index_shape)?;
         let step = self.strides()[ax];
@@ -209,7 +213,8 @@ impl<T: Float> Tensor<T> {
     ///
     /// # Errors
     /// As [`Tensor::try_gather`] with `out_shape` as the input's shape, and
-    /// [`TensorError::ShapeMismatch`] if `src`'s shape is not `index_shape`.
+    /// [`TensorError::ShapeMismatch`] if `src`'s shape is not `index_shape`;
+    /// [`TensorError::TooLarge`] if `out_shape` is too large to exist.
     pub fn try_scatter_add(
         axis: isize,
         index: &[usize],
@@ -226,8 +231,9 @@ impl<T: Float> Tensor<T> {
                 "src must have the index's shape",
             ));
         }
-        let ax = check_index_shape(OP, axis, index, index_shape, out_shape)?;
-        let mut out = crate::storage::filled_buffer(numel(out_shape), T::ZERO);
+        let n = check_shape_of::<T>(OP, out_shape)?;
+        let ax = check_index_shape::<T>(OP, axis, index, index_shape, out_shape)?;
+        let mut out = crate::storage::filled_buffer(n, T::ZERO);
         if index.is_empty() {
             return Ok(Tensor::from_vec_unchecked(out, out_shape));
         }
@@ -263,19 +269,25 @@ impl<T: Float> Tensor<T> {
     /// Fallible [`Tensor::one_hot`].
     ///
     /// # Errors
-    /// [`TensorError::OutOfRange`] naming the first label `≥ classes` and its position.
+    /// [`TensorError::OutOfRange`] naming the first label `≥ classes` and its position;
+    /// [`TensorError::TooLarge`] if `[labels.len(), classes]` is too large to exist.
     pub fn try_one_hot(labels: &[usize], classes: usize) -> Result<Self> {
-        let mut out = crate::storage::filled_buffer(labels.len() * classes, T::ZERO);
+        const OP: &str = "one_hot";
+        if let Some(i) = labels.iter().position(|&label| label >= classes) {
+            return Err(TensorError::range(
+                OP,
+                format!(
+                    "label {} at position {i} is not below the class count {classes}",
+                    labels[i]
+                ),
+            ));
+        }
+        let shape = [labels.len(), classes];
+        let mut out = crate::storage::filled_buffer(check_shape_of::<T>(OP, &shape)?, T::ZERO);
         for (i, &label) in labels.iter().enumerate() {
-            if label >= classes {
-                return Err(TensorError::range(
-                    "one_hot",
-                    format!("label {label} at position {i} is not below the class count {classes}"),
-                ));
-            }
             out[i * classes + label] = T::ONE;
         }
-        Ok(Tensor::from_vec_unchecked(out, &[labels.len(), classes]))
+        Ok(Tensor::from_vec_unchecked(out, &shape))
     }
 }
 
@@ -292,7 +304,7 @@ fn check_indices(op: &'static str, indices: &[usize], ax: usize, shape: &[usize]
 }
 
 /// Validates a gather/scatter index against the dense side's `shape`; returns the axis.
-fn check_index_shape(
+fn check_index_shape<T>(
     op: &'static str,
     axis: isize,
     index: &[usize],
@@ -310,10 +322,12 @@ fn check_index_shape(
             format!("the index shape must equal the tensor's shape except along axis {ax}"),
         ));
     }
-    if index.len() != numel(index_shape) {
+    // Checked: a wrapped count could match an empty index and pass for a huge shape.
+    let expected = check_shape_of::<T>(op, index_shape)?;
+    if index.len() != expected {
         return Err(TensorError::DataLength {
             op,
-            expected: numel(index_shape),
+            expected,
             got: index.len(),
         });
     }

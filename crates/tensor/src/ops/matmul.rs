@@ -5,7 +5,7 @@ use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
 use crate::layout::Layout;
 use crate::ops::gemm::{gemm, MatMut, MatRef, GEMM_PARALLEL_THRESHOLD};
-use crate::shape::{broadcast_shapes, numel, Dims};
+use crate::shape::{broadcast_shapes, check_shape_of, numel, Dims};
 use crate::tensor::Tensor;
 
 impl<T: Float> Tensor<T> {
@@ -35,7 +35,8 @@ impl<T: Float> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`] naming both shapes if an operand is rank 0, the inner
-    /// dimensions differ, or the batch axes do not broadcast.
+    /// dimensions differ, or the batch axes do not broadcast; [`TensorError::TooLarge`] if the
+    /// result's shape is too large to exist.
     pub fn try_matmul(&self, rhs: &Self) -> Result<Self> {
         const OP: &str = "matmul";
         let (ls, rs) = (self.shape(), rhs.shape());
@@ -89,7 +90,7 @@ impl<T: Float> Tensor<T> {
         if !rhs_vector {
             out_shape.push(n);
         }
-        let total = numel(&out_shape);
+        let total = check_shape_of::<T>(OP, &out_shape)?;
         // matrixmultiply would only scale C for K = 0; zeros are already the answer, and an
         // empty M, N or batch has nothing to write.
         if total == 0 || k == 0 {
@@ -105,6 +106,20 @@ impl<T: Float> Tensor<T> {
         };
         let a = full_a(&a, m, k)?;
         let b = full_a(&b, k, n)?;
+        // gemm reads through raw pointers, so the layouts' reach is checked here, in checked
+        // arithmetic, rather than trusted: a layout past its storage would be a wild read.
+        for (layout, x) in [(&a, self), (&b, rhs)] {
+            let len = x.storage_slice().len();
+            if layout.storage_span().is_none_or(|end| end > len) {
+                return Err(TensorError::range(
+                    OP,
+                    format!(
+                        "layout {layout:?} of an operand of shape {:?} reaches past its storage of {len} elements",
+                        x.shape()
+                    ),
+                ));
+            }
+        }
         let (pa, pb) = (self.storage_slice().as_ptr(), rhs.storage_slice().as_ptr());
         // No zero fill: every product runs with β = 0, so gemm writes every output element
         // without reading it.
@@ -143,7 +158,7 @@ impl<T: Float> Tensor<T> {
                 "both operands must be 1-D",
             ));
         }
-        self.try_matmul(rhs).map_err(|err| rename(err, "dot"))
+        self.try_matmul(rhs).map_err(|err| err.renamed("dot"))
     }
 
     /// Outer product of two vectors, `c[i, j] = a_i·b_j`, of shape `[m, n]`. PyTorch: `torch.outer`.
@@ -176,16 +191,9 @@ impl<T: Float> Tensor<T> {
             ));
         }
         // An [m, 1]·[1, n] product: K = 1, and both unsqueezes are views.
-        self.try_unsqueeze(1)?.try_matmul(&rhs.try_unsqueeze(0)?)
-    }
-}
-
-fn rename(err: TensorError, op: &'static str) -> TensorError {
-    match err {
-        TensorError::ShapeMismatch { lhs, rhs, why, .. } => {
-            TensorError::ShapeMismatch { op, lhs, rhs, why }
-        }
-        other => other,
+        self.try_unsqueeze(1)
+            .and_then(|a| a.try_matmul(&rhs.try_unsqueeze(0)?))
+            .map_err(|err| err.renamed("outer"))
     }
 }
 
@@ -319,8 +327,13 @@ fn gemm_batched<T: Float>(
     };
     // Many small products: one per task (each then runs on one thread); large ones split
     // themselves inside `gemm`.
-    let each = m * k * n;
-    if count > 1 && each < GEMM_PARALLEL_THRESHOLD && count * each >= GEMM_PARALLEL_THRESHOLD {
+    // Saturating: only the scheduling depends on these, and m·k·n can pass usize::MAX for
+    // shapes whose output and operands all fit.
+    let each = m.saturating_mul(k).saturating_mul(n);
+    if count > 1
+        && each < GEMM_PARALLEL_THRESHOLD
+        && count.saturating_mul(each) >= GEMM_PARALLEL_THRESHOLD
+    {
         use rayon::prelude::*;
         (0..count).into_par_iter().for_each(entry);
     } else {

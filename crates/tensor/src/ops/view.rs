@@ -3,7 +3,7 @@
 
 use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
-use crate::shape::numel;
+use crate::shape::check_shape_of;
 use crate::tensor::Tensor;
 
 impl<T: Float> Tensor<T> {
@@ -60,14 +60,32 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::narrow`].
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] or [`TensorError::OutOfRange`], naming `narrow`.
     pub fn try_narrow(&self, axis: isize, start: usize, len: usize) -> Result<Self> {
-        self.try_slice(axis, start, start.saturating_add(len), 1)
+        const OP: &str = "narrow";
+        let ax = crate::shape::normalize_axis(OP, axis, self.rank())?;
+        let dim = self.shape()[ax];
+        match start.checked_add(len) {
+            Some(end) if end <= dim => {
+                Ok(self.with_layout(self.layout().slice_as(OP, axis, start, end, 1)?))
+            }
+            _ => Err(TensorError::range(
+                OP,
+                format!(
+                    "{len} elements from {start} along axis {ax} of size {dim} (shape {:?})",
+                    self.shape()
+                ),
+            )),
+        }
     }
 
     /// Elements `start, start+step, …` below `end` along `axis` (a view): NumPy's `x[start:end:step]`.
     ///
     /// # Panics
-    /// If the range leaves the axis or `step` is 0; [`Tensor::try_slice`] returns the error.
+    /// If `start > end`, `end` is past the axis or `step` is 0; [`Tensor::try_slice`] returns
+    /// the error.
     #[track_caller]
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Self {
         or_panic(self.try_slice(axis, start, end, step))
@@ -88,7 +106,13 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::broadcast_to`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] if the shapes are not broadcast-compatible;
+    /// [`TensorError::TooLarge`] if the target is too large to exist, even as a view (so that
+    /// any op can materialise it without its sizes overflowing).
     pub fn try_broadcast_to(&self, shape: &[usize]) -> Result<Self> {
+        check_shape_of::<T>("broadcast_to", shape)?;
         Ok(self.with_layout(self.layout().broadcast_to(shape)?))
     }
 
@@ -128,13 +152,18 @@ impl<T: Float> Tensor<T> {
     /// The same elements in `shape`: a view when the strides allow, otherwise one row-major copy.
     ///
     /// # Panics
-    /// If the element counts differ; [`Tensor::try_reshape`] returns the error.
+    /// If the element counts differ or the shape is too large; [`Tensor::try_reshape`] returns
+    /// the error.
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Self {
         or_panic(self.try_reshape(shape))
     }
 
     /// Fallible [`Tensor::reshape`].
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] for a shape too large to exist, else
+    /// [`TensorError::ShapeMismatch`] if the element counts differ.
     pub fn try_reshape(&self, shape: &[usize]) -> Result<Self> {
         self.check_reshape("reshape", shape)?;
         Ok(match self.layout().reshape_view(shape) {
@@ -179,15 +208,16 @@ impl<T: Float> Tensor<T> {
     }
 
     fn check_reshape(&self, op: &'static str, shape: &[usize]) -> Result<()> {
-        if numel(shape) != self.numel() {
+        // Checked first: a wrapped product could otherwise match the element count.
+        let n = check_shape_of::<T>(op, shape)?;
+        if n != self.numel() {
             return Err(TensorError::shape(
                 op,
                 self.shape(),
                 shape,
                 format!(
-                    "{} elements cannot take a shape of {} elements",
-                    self.numel(),
-                    numel(shape)
+                    "{} elements cannot take a shape of {n} elements",
+                    self.numel()
                 ),
             ));
         }

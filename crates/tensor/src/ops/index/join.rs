@@ -5,7 +5,7 @@ use super::walk;
 use crate::element::Float;
 use crate::error::{or_panic, Result, TensorError};
 use crate::layout::Layout;
-use crate::shape::{normalize_axis, normalize_insert_axis, numel, Dims};
+use crate::shape::{check_shape_of, normalize_axis, normalize_insert_axis, Dims};
 use crate::tensor::Tensor;
 
 impl<T: Float> Tensor<T> {
@@ -31,8 +31,10 @@ impl<T: Float> Tensor<T> {
     /// Fallible [`Tensor::concat`].
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for an empty list, [`TensorError::InvalidAxis`], and
-    /// [`TensorError::ShapeMismatch`] naming the first tensor's shape and the one that differs.
+    /// [`TensorError::InvalidArgument`] for an empty list or sizes along `axis` that add up past
+    /// `usize::MAX`, [`TensorError::InvalidAxis`], [`TensorError::ShapeMismatch`] naming the
+    /// first tensor's shape and the one that differs, [`TensorError::TooLarge`] if the result
+    /// is too large to exist.
     pub fn try_concat(tensors: &[&Self], axis: isize) -> Result<Self> {
         const OP: &str = "concat";
         let first = tensors
@@ -51,7 +53,7 @@ impl<T: Float> Tensor<T> {
                 ));
             }
         }
-        Ok(concat_unchecked(tensors, ax))
+        concat_checked(OP, tensors, ax)
     }
 
     /// Joins equal-shaped tensors along a new `axis` (`-1` appends it). PyTorch: `torch.stack`.
@@ -76,8 +78,9 @@ impl<T: Float> Tensor<T> {
     /// Fallible [`Tensor::stack`].
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] for an empty list, [`TensorError::InvalidAxis`] outside
-    /// `-(rank+1)..=rank`, and [`TensorError::ShapeMismatch`] naming the first differing shapes.
+    /// [`TensorError::InvalidArgument`] for an empty list or an axis outside `-(rank+1)..=rank`,
+    /// [`TensorError::ShapeMismatch`] naming the first differing shapes, and
+    /// [`TensorError::TooLarge`] if the result is too large to exist.
     pub fn try_stack(tensors: &[&Self], axis: isize) -> Result<Self> {
         const OP: &str = "stack";
         let first = tensors
@@ -99,7 +102,7 @@ impl<T: Float> Tensor<T> {
             .map(|t| t.try_unsqueeze(ax as isize))
             .collect::<Result<_>>()?;
         let refs: Vec<&Self> = lifted.iter().collect();
-        Ok(concat_unchecked(&refs, ax))
+        concat_checked(OP, &refs, ax)
     }
 
     /// Views of consecutive pieces along `axis`, of the given sizes (which must sum to the axis size).
@@ -174,7 +177,8 @@ impl<T: Float> Tensor<T> {
     /// Fallible [`Tensor::chunk`].
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] if `chunks` is 0; [`TensorError::InvalidAxis`].
+    /// [`TensorError::InvalidArgument`] if `chunks` is 0 or the list of pieces cannot be
+    /// allocated (`chunks` empty pieces of an empty axis); [`TensorError::InvalidAxis`].
     pub fn try_chunk(&self, chunks: usize, axis: isize) -> Result<Vec<Self>> {
         const OP: &str = "chunk";
         if chunks == 0 {
@@ -182,34 +186,57 @@ impl<T: Float> Tensor<T> {
         }
         let ax = normalize_axis(OP, axis, self.rank())?;
         let dim = self.shape()[ax];
-        let sizes = if dim == 0 {
-            vec![0; chunks]
+        let piece = dim.div_ceil(chunks);
+        // `chunks` comes from the caller unchecked, and an empty axis promises that many pieces:
+        // a list too long to allocate is an error, not an abort.
+        let count = if dim == 0 {
+            chunks
         } else {
-            let piece = dim.div_ceil(chunks);
-            (0..dim)
-                .step_by(piece)
-                .map(|start| piece.min(dim - start))
-                .collect()
+            dim.div_ceil(piece)
         };
-        self.try_split(axis, &sizes).map_err(|err| retag(err, OP))
+        let mut pieces = Vec::new();
+        pieces.try_reserve_exact(count).map_err(|_| {
+            TensorError::arg(
+                OP,
+                format!(
+                    "{count} pieces of axis {ax} (shape {:?}) cannot be allocated",
+                    self.shape()
+                ),
+            )
+        })?;
+        if dim == 0 {
+            // Each piece of an empty axis is the tensor itself.
+            pieces.resize(count, self.clone());
+        } else {
+            for start in (0..dim).step_by(piece) {
+                let end = start + piece.min(dim - start);
+                pieces.push(self.with_layout(self.layout().slice_as(OP, axis, start, end, 1)?));
+            }
+        }
+        Ok(pieces)
     }
 }
 
-fn retag(err: TensorError, op: &'static str) -> TensorError {
-    match err {
-        TensorError::InvalidArgument { what, .. } => TensorError::InvalidArgument { op, what },
-        TensorError::InvalidAxis { axis, rank, .. } => TensorError::InvalidAxis { op, axis, rank },
-        other => other,
-    }
-}
-
-/// Writes `tensors` (same rank, equal off `ax`) end to end along `ax` into a new buffer.
-fn concat_unchecked<T: Float>(tensors: &[&Tensor<T>], ax: usize) -> Tensor<T> {
+/// Writes `tensors` (same rank, equal off `ax`) end to end along `ax` into a new buffer, after
+/// checking that the joined shape can exist; errors name `op`.
+fn concat_checked<T: Float>(
+    op: &'static str,
+    tensors: &[&Tensor<T>],
+    ax: usize,
+) -> Result<Tensor<T>> {
     let mut shape: Dims = tensors[0].shape().into();
-    shape[ax] = tensors.iter().map(|t| t.shape()[ax]).sum();
-    let mut out = vec![T::ZERO; numel(&shape)];
+    let total = tensors
+        .iter()
+        .try_fold(0usize, |acc, t| acc.checked_add(t.shape()[ax]));
+    shape[ax] = total.ok_or_else(|| {
+        TensorError::arg(
+            op,
+            format!("the sizes along axis {ax} add up past usize::MAX"),
+        )
+    })?;
+    let mut out = vec![T::ZERO; check_shape_of::<T>(op, &shape)?];
     if out.is_empty() {
-        return Tensor::from_vec_unchecked(out, &shape);
+        return Ok(Tensor::from_vec_unchecked(out, &shape));
     }
     let out_layout = Layout::contiguous(&shape);
     let mut start = 0;
@@ -222,7 +249,7 @@ fn concat_unchecked<T: Float>(tensors: &[&Tensor<T>], ax: usize) -> Tensor<T> {
         let data = t.storage_slice();
         walk([&dst, t.layout()], |[d, s]| out[d] = data[s]);
     }
-    Tensor::from_vec_unchecked(out, &shape)
+    Ok(Tensor::from_vec_unchecked(out, &shape))
 }
 
 #[cfg(test)]
