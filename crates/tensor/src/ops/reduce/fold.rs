@@ -390,7 +390,7 @@ pub(crate) fn sum_leading_rows<T: Float>(data: &[T], width: usize) -> Vec<T> {
         }
         if b > 0 {
             for (a, &p) in out.iter_mut().zip(&partial) {
-                *a = *a + p;
+                *a += p;
             }
         }
     }
