@@ -245,61 +245,18 @@ fn a_checkpoint_of_another_precision_is_refused_naming_the_tensor_and_both_dtype
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// One damage done to a file in place, so thousands of cases cost a few bytes of I/O each.
-#[derive(Debug, Clone, Copy)]
-enum Damage {
-    /// Flip bit `.1` of byte `.0`.
-    Flip(usize, u8),
-    /// Cut the file to this many bytes.
-    Truncate(usize),
-}
-
-impl Damage {
-    /// Every bit of the first `header_end` bytes, one bit of every later byte (the bit position
-    /// cycling through all eight), and every truncation of a file of `len` bytes.
-    fn all(header_end: usize, len: usize) -> Vec<Damage> {
-        let header = (0..header_end).flat_map(|at| (0..8).map(move |bit| Damage::Flip(at, bit)));
-        let data = (header_end..len).map(|at| Damage::Flip(at, (at % 8) as u8));
-        header
-            .chain(data)
-            .chain((0..len).map(Damage::Truncate))
-            .collect()
-    }
-
-    /// Writes the damage into `file`, whose intact contents are `good`; `undo` restores them.
-    fn apply(self, file: &mut std::fs::File, good: &[u8]) {
-        use std::io::{Seek, SeekFrom, Write};
-        match self {
-            Damage::Flip(at, bit) => {
-                file.seek(SeekFrom::Start(at as u64)).unwrap();
-                file.write_all(&[good[at] ^ (1 << bit)]).unwrap();
-            }
-            Damage::Truncate(len) => file.set_len(len as u64).unwrap(),
-        }
-    }
-
-    fn undo(self, file: &mut std::fs::File, good: &[u8]) {
-        use std::io::{Seek, SeekFrom, Write};
-        let (at, intact) = match self {
-            Damage::Flip(at, _) => (at, &good[at..at + 1]),
-            Damage::Truncate(len) => (len, &good[len..]),
-        };
-        file.seek(SeekFrom::Start(at as u64)).unwrap();
-        file.write_all(intact).unwrap();
-    }
-}
-
 #[test]
 fn a_flipped_bit_or_a_truncation_is_an_error_or_changes_nothing() {
+    use tapegrad_tensor::testing::FileDamage;
     let dir = temp_dir("bitflip");
     let path = dir.join("ckpt.safetensors");
     let model = mlp(3);
     let meta = HashMap::from([("epoch".to_string(), "7".to_string())]);
     save_module(&model, &path, meta.clone()).unwrap();
     let good = std::fs::read(&path).unwrap();
-    let header_end = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
     let want = bits_of(&model);
-    let cases = Damage::all(header_end, good.len());
+    let header_end = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let cases = FileDamage::all(&good);
     let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
 
     let target = mlp(99);

@@ -754,39 +754,9 @@ fn bad_learning_rates_and_step_counts_are_refused_everywhere() {
     );
 }
 
-/// One damage done to a file in place: flip bit `.1` of byte `.0`, or cut the file to `.0` bytes.
-#[derive(Debug, Clone, Copy)]
-enum Damage {
-    Flip(usize, u8),
-    Truncate(usize),
-}
-
-impl Damage {
-    /// Writes the damage into `file`, whose intact contents are `good`; `restore` undoes it.
-    fn apply(self, file: &mut std::fs::File, good: &[u8]) {
-        use std::io::{Seek, SeekFrom, Write};
-        match self {
-            Damage::Flip(at, bit) => {
-                file.seek(SeekFrom::Start(at as u64)).unwrap();
-                file.write_all(&[good[at] ^ (1 << bit)]).unwrap();
-            }
-            Damage::Truncate(len) => file.set_len(len as u64).unwrap(),
-        }
-    }
-
-    fn restore(self, file: &mut std::fs::File, good: &[u8]) {
-        use std::io::{Seek, SeekFrom, Write};
-        let (at, intact) = match self {
-            Damage::Flip(at, _) => (at, &good[at..at + 1]),
-            Damage::Truncate(len) => (len, &good[len..]),
-        };
-        file.seek(SeekFrom::Start(at as u64)).unwrap();
-        file.write_all(intact).unwrap();
-    }
-}
-
 #[test]
 fn a_flipped_bit_or_a_truncation_of_a_state_file_is_an_error_or_changes_nothing() {
+    use tapegrad_tensor::testing::FileDamage;
     let path = temp_path("bitflip");
     let params = fresh_model();
     let mut opt = Adam::new(&params, AdamConfig::default());
@@ -796,13 +766,9 @@ fn a_flipped_bit_or_a_truncation_of_a_state_file_is_an_error_or_changes_nothing(
     opt.save_state(&path).unwrap();
     let want = opt.state_dict();
     let good = std::fs::read(&path).unwrap();
-    let header_end = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
     // Every bit of the length prefix and the header; one bit of every data byte; every truncation.
-    let cases: Vec<Damage> = (0..header_end)
-        .flat_map(|at| (0..8).map(move |bit| Damage::Flip(at, bit)))
-        .chain((header_end..good.len()).map(|at| Damage::Flip(at, (at % 8) as u8)))
-        .chain((0..good.len()).map(Damage::Truncate))
-        .collect();
+    let header_end = 8 + u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let cases = FileDamage::all(&good);
     let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
 
     let (mut errors, mut identical) = (0, 0);
@@ -837,7 +803,7 @@ fn a_flipped_bit_or_a_truncation_of_a_state_file_is_an_error_or_changes_nothing(
                 identical += 1;
             }
         }
-        case.restore(&mut file, &good);
+        case.undo(&mut file, &good);
     }
     assert_eq!(
         std::fs::read(&path).unwrap(),

@@ -214,3 +214,52 @@ pub fn broadcast_pair(
             (view_of_shape(shape), view_of_shape(other))
         })
 }
+
+/// One damage done to a saved file in place, so thousands of corruption cases cost a few bytes
+/// of I/O each (the nn checkpoint and optim state tests walk them all).
+#[derive(Debug, Clone, Copy)]
+pub enum FileDamage {
+    /// Flip bit `.1` of byte `.0`.
+    Flip(usize, u8),
+    /// Cut the file to this many bytes.
+    Truncate(usize),
+}
+
+impl FileDamage {
+    /// Every bit of a safetensors file's length prefix and header, one bit of every later byte
+    /// (the bit position cycling through all eight), and every truncation, for the file `good`.
+    pub fn all(good: &[u8]) -> Vec<FileDamage> {
+        let header_end = 8 + u64::from_le_bytes(good[..8].try_into().expect("8 bytes")) as usize;
+        let len = good.len();
+        let header =
+            (0..header_end).flat_map(|at| (0..8).map(move |bit| FileDamage::Flip(at, bit)));
+        let data = (header_end..len).map(|at| FileDamage::Flip(at, (at % 8) as u8));
+        header
+            .chain(data)
+            .chain((0..len).map(FileDamage::Truncate))
+            .collect()
+    }
+
+    /// Writes the damage into `file`, whose intact contents are `good`.
+    pub fn apply(self, file: &mut std::fs::File, good: &[u8]) {
+        use std::io::{Seek, SeekFrom, Write};
+        match self {
+            FileDamage::Flip(at, bit) => {
+                file.seek(SeekFrom::Start(at as u64)).unwrap();
+                file.write_all(&[good[at] ^ (1 << bit)]).unwrap();
+            }
+            FileDamage::Truncate(len) => file.set_len(len as u64).unwrap(),
+        }
+    }
+
+    /// Restores `file` to `good` after [`FileDamage::apply`].
+    pub fn undo(self, file: &mut std::fs::File, good: &[u8]) {
+        use std::io::{Seek, SeekFrom, Write};
+        let (at, intact) = match self {
+            FileDamage::Flip(at, _) => (at, &good[at..at + 1]),
+            FileDamage::Truncate(len) => (len, &good[len..]),
+        };
+        file.seek(SeekFrom::Start(at as u64)).unwrap();
+        file.write_all(intact).unwrap();
+    }
+}

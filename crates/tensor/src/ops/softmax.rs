@@ -139,6 +139,17 @@ impl<T: Float> Tensor<T> {
             return Ok(None);
         }
         let width = self.shape()[ax];
+        let centers = |max: &[T]| -> Vec<T> {
+            if finite_center {
+                max.iter().map(|&m| finite_or_zero(m)).collect()
+            } else {
+                max.to_vec()
+            }
+        };
+        let exp_around = |centers| CenteredSum {
+            centers,
+            f: |d: T| d.exp(),
+        };
         // Small contiguous rows along the last axis (class scores) skip the plan's walks.
         let short_rows = match self.as_contiguous_slice() {
             Some(xs) if ax + 1 == self.rank() => {
@@ -147,16 +158,8 @@ impl<T: Float> Tensor<T> {
             _ => None,
         };
         if let Some((xs, max)) = short_rows {
-            let centers: Vec<T> = if finite_center {
-                max.iter().map(|&m| finite_or_zero(m)).collect()
-            } else {
-                max.clone()
-            };
-            let exp = CenteredSum {
-                centers: &centers,
-                f: |d: T| d.exp(),
-            };
-            let sum_exp = fold_short_rows(xs, width, &exp).expect("the same rows");
+            let c = centers(&max);
+            let sum_exp = fold_short_rows(xs, width, &exp_around(&c)).expect("the same rows");
             return Ok(Some(RowStats {
                 axis: ax,
                 max,
@@ -166,16 +169,8 @@ impl<T: Float> Tensor<T> {
         let (axis, plan) = self.axis_plan(op, ax as isize)?;
         let data = self.storage_slice();
         let max = plan.fold(data, &Extreme::<true>);
-        let centers: Vec<T> = if finite_center {
-            max.iter().map(|&m| finite_or_zero(m)).collect()
-        } else {
-            max.clone()
-        };
-        let exp = CenteredSum {
-            centers: &centers,
-            f: |d: T| d.exp(),
-        };
-        let sum_exp = plan.fold(data, &exp);
+        let c = centers(&max);
+        let sum_exp = plan.fold(data, &exp_around(&c));
         Ok(Some(RowStats { axis, max, sum_exp }))
     }
 
