@@ -8,6 +8,7 @@ use tapegrad_nn::{
     load_module, save_module, BatchNorm1d, Dropout, FileError, Init, Linear, Mode, Module, NnError,
     Relu, Sequential,
 };
+use tapegrad_tensor::testing::caught;
 use tapegrad_tensor::Tensor;
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -422,17 +423,6 @@ fn concurrent_saves_and_loads_of_one_path_all_succeed_and_never_tear() {
         .collect();
     assert_eq!(files.len(), 1, "temporary files left: {files:?}");
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// Runs `f`, turning a panic into its message.
-fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    })
 }
 
 /// Every parameter and buffer of `layer`, bit for bit: what a refused call must leave alone.

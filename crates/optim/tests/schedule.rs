@@ -4,6 +4,7 @@ use tapegrad_optim::{
     Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, Optimizer,
     Schedule, Sgd, SgdConfig, StepDecay, Warmup,
 };
+use tapegrad_tensor::testing::caught;
 
 fn assert_table(name: &str, s: &dyn Schedule, want: &[f64]) {
     for (epoch, &w) in want.iter().enumerate() {
@@ -142,17 +143,6 @@ fn a_schedule_drives_an_optimizer() {
         opt.set_lr(s.lr(epoch));
     }
     assert_eq!(opt.lr(), 0.125);
-}
-
-/// Runs `f`, turning a panic into its message.
-fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    })
 }
 
 /// `try_lr`'s outcome, `Err` holding the message of a panic, which it must never raise.

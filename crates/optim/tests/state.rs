@@ -7,6 +7,7 @@ use tapegrad_optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, FileError, GroupConfig, Momentum, OptimError, Optimizer,
     RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
+use tapegrad_tensor::testing::caught;
 use tapegrad_tensor::Tensor;
 
 fn temp_path(tag: &str) -> PathBuf {
@@ -451,17 +452,6 @@ fn square_grads(params: &[(String, Param<f64>)]) -> tapegrad_autograd::Grads<f64
         loss = loss + tape.param(p).square().sum_all();
     }
     loss.backward()
-}
-
-/// Runs `f`, turning a panic into its message.
-fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    })
 }
 
 /// `try_step`'s outcome, `Err` holding the message of a panic, which it must never raise.

@@ -263,3 +263,15 @@ impl FileDamage {
         file.write_all(intact).unwrap();
     }
 }
+
+/// Runs `f`, turning a panic into its message: the walks over bad inputs use it to tell an
+/// error from a crash.
+pub fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
