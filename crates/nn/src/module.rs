@@ -49,7 +49,11 @@ pub type Named<T> = (String, Param<T>);
 pub trait Module<T: Float> {
     /// The forward pass, recorded on `x`'s tape.
     ///
-    /// The built-in layers panic where [`Module::try_forward`] returns an error, with its message.
+    /// The built-in layers panic where [`Module::try_forward`] returns an error, with its message,
+    /// reported at the caller's line: `#[track_caller]` here passes the location through every
+    /// implementation, containers and `dyn Module` included, so a shape error inside a layer
+    /// points at the user's `model.forward(..)`, not at the layer's source.
+    #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T>;
 
     /// Fallible [`Module::forward`]: an input the layer cannot take is an error naming the layer,

@@ -944,3 +944,48 @@ fn bad_inputs_to_every_layer_are_errors_naming_the_layer() {
         failures.join("\n")
     );
 }
+
+/// A shape error inside a layer is reported at the user's line, through `Sequential` and
+/// `dyn Module` alike (issue 11: it used to point at crates/nn/src/linear.rs).
+#[test]
+fn a_layer_panic_points_at_the_callers_line() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(std::thread::ThreadId, String, String)>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let previous = std::panic::take_hook();
+    // Other tests of this binary may panic meanwhile; each record carries its thread.
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        let me = std::thread::current().id();
+        record.lock().unwrap().push((me, location, message));
+    }));
+    let model = mlp(1);
+    let bad = || Tape::new().input(Tensor::<f32>::zeros(&[2, 5]));
+    let boxed: Box<dyn Module<f32>> = Box::new(mlp(2));
+    let lines = [line!() + 1, line!() + 2];
+    let direct = caught(|| model.forward(&bad(), Mode::Eval).value().clone());
+    let through_dyn = caught(|| boxed.forward(&bad(), Mode::Eval).value().clone());
+    std::panic::set_hook(previous);
+    assert!(direct.is_err() && through_dyn.is_err());
+    let me = std::thread::current().id();
+    let mine: Vec<(String, String)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, ..)| *t == me)
+        .map(|(_, l, m)| (l.clone(), m.clone()))
+        .collect();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    for ((location, message), line) in mine.iter().zip(lines) {
+        assert!(message.contains("Linear"), "{message}");
+        assert!(
+            location.contains("layers.rs") && location.contains(&format!(":{line}:")),
+            "the panic points at {location}, not at the caller's line {line}"
+        );
+    }
+}
