@@ -25,8 +25,10 @@ fn mlp(dropout: bool) -> Sequential<f64> {
     model.push(Linear::new(5, 3, Init::Xavier, &mut rng))
 }
 
-fn params(model: &Sequential<f64>) -> Vec<Param<f64>> {
-    model.parameters().into_iter().map(|(_, p)| p).collect()
+/// θ as the check flattens it: every parameter with its dotted name (`2.weight`), which is
+/// what a failure report names.
+fn params(model: &Sequential<f64>) -> Vec<(String, Param<f64>)> {
+    model.parameters()
 }
 
 /// `x³` whose backward returns `2x²` instead of `3x²`: the planted bug.

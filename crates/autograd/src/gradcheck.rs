@@ -302,18 +302,60 @@ impl Default for ModelCheck {
     }
 }
 
+/// The parameters [`gradcheck_params`] perturbs, with the names its report uses: bare
+/// [`Param`]s go by their own names, `(name, param)` pairs (a module's `parameters()`) by the
+/// pair's name, so a failure reads `2.weight[0, 3]`, not a layer-local `weight[0, 3]`.
+pub trait CheckedParams {
+    /// The parameters in order, each with the name a report gives it.
+    fn checked_params(&self) -> Vec<(String, Param<f64>)>;
+}
+
+impl CheckedParams for [Param<f64>] {
+    fn checked_params(&self) -> Vec<(String, Param<f64>)> {
+        self.iter()
+            .map(|p| (p.name().to_string(), p.clone()))
+            .collect()
+    }
+}
+
+impl CheckedParams for [(String, Param<f64>)] {
+    fn checked_params(&self) -> Vec<(String, Param<f64>)> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> CheckedParams for [Param<f64>; N] {
+    fn checked_params(&self) -> Vec<(String, Param<f64>)> {
+        self.as_slice().checked_params()
+    }
+}
+
+impl CheckedParams for Vec<Param<f64>> {
+    fn checked_params(&self) -> Vec<(String, Param<f64>)> {
+        self.as_slice().checked_params()
+    }
+}
+
+impl CheckedParams for Vec<(String, Param<f64>)> {
+    fn checked_params(&self) -> Vec<(String, Param<f64>)> {
+        self.clone()
+    }
+}
+
 /// The textbook model check: flatten `params` (W1, b1, …, WL, bL) into θ, compute `J(θ ± ε·e_i)` for
 /// every `i`, and compare with the analytic dJ/dθ by `‖g_num − g_ana‖ / (‖g_num‖ + ‖g_ana‖)`.
 ///
 /// `loss(tape)` must link the parameters with `tape.param(p)` and return the scalar loss,
 /// regularisation included; random ops draw from the tape's generator (see [`Masks`]). On failure
-/// the report names the parameter and element with the largest absolute difference.
+/// the report names the parameter and element with the largest absolute difference; pass a
+/// module's `parameters()` to have it named by its dotted path ([`CheckedParams`]).
 pub fn gradcheck_params(
     name: &str,
     loss: impl Fn(&Tape<f64>) -> Var<f64>,
-    params: &[Param<f64>],
+    params: &(impl CheckedParams + ?Sized),
     opts: ModelCheck,
 ) -> Result<Report, GradcheckError> {
+    let params = params.checked_params();
     let draws = std::cell::Cell::new(0u64);
     let next_tape = || {
         draws.set(draws.get() + 1);
@@ -347,7 +389,7 @@ pub fn gradcheck_params(
 
     let (mut diff2, mut num2, mut ana2) = (0.0f64, 0.0f64, 0.0f64);
     let mut worst: Option<Mismatch> = None;
-    for p in params {
+    for (pname, p) in &params {
         let original = p.value();
         let analytic = grads
             .get(p)
@@ -370,7 +412,7 @@ pub fn gradcheck_params(
                 .is_none_or(|w| (a - numeric).abs() > (w.analytic - w.numeric).abs())
             {
                 worst = Some(Mismatch {
-                    input: p.name().to_string(),
+                    input: pname.clone(),
                     index: multi_index(original.shape(), j),
                     analytic: a,
                     numeric,

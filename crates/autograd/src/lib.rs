@@ -21,7 +21,7 @@ mod var;
 pub use backward::{Backward, Unary};
 pub use error::{or_panic, AutogradError, Result};
 pub use gradcheck::{
-    gradcheck, gradcheck_params, Check, GradcheckError, Masks, ModelCheck, Report,
+    gradcheck, gradcheck_params, Check, CheckedParams, GradcheckError, Masks, ModelCheck, Report,
 };
 pub use grads::Grads;
 pub use param::{Param, ParamId};

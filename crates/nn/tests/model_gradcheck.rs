@@ -167,3 +167,26 @@ fn batchnorm_model_passes_the_check_in_training_mode() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(report.relative_difference < 1e-7);
 }
+
+/// Given a module's `parameters()`, a failing check names the parameter by its dotted path (the
+/// second Linear's weight is `2.weight`), not by the layer-local `weight` every Linear shares.
+#[test]
+fn a_failing_check_names_the_parameter_by_its_dotted_path() {
+    let model = mlp("tanh", false, 6);
+    let (x, y) = data();
+    let named = model.parameters();
+    assert_eq!(named[2].0, "2.weight");
+    // A penalty on the second Linear's weight read as a constant: its gradient goes missing.
+    let second = named[2].1.clone();
+    let detached = |tape: &Tape<f64>| {
+        let logits = model.forward(&tape.input(x.clone()), Mode::Train);
+        let penalty = second.value().square().sum_all().item();
+        logits.cross_entropy(&y).add_scalar(penalty)
+    };
+    let err = gradcheck_params("named", detached, &named, ModelCheck::default()).unwrap_err();
+    let GradcheckError::Mismatch { ref worst, .. } = err else {
+        panic!("{err}")
+    };
+    assert_eq!(worst.input, "2.weight", "{err}");
+    assert!(err.to_string().contains("input 2.weight element"), "{err}");
+}
