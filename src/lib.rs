@@ -28,13 +28,14 @@ pub mod prelude {
     pub use crate::data::{BatchOptions, Dataset, Mnist};
     /// The seeded generator and the traits its methods come from.
     pub use rand::{rngs::StdRng, Rng, SeedableRng};
-    pub use tapegrad_autograd::ops::{CrossEntropyOptions, Reduction};
+    pub use tapegrad_autograd::ops::{CrossEntropyOptions, GeluApproximate, Reduction};
     pub use tapegrad_autograd::{
         gradcheck, gradcheck_params, Check, Grads, ModelCheck, Param, Tape, Var,
     };
     pub use tapegrad_nn::{
-        l2_penalty, load_module, save_module, BatchNorm1d, Dropout, Flatten, Init, Linear, Mode,
-        Module, Normalizer, Relu, Sequential, Sigmoid, Tanh,
+        l2_penalty, load_module, save_module, BatchNorm1d, Dropout, Elu, Flatten, Gelu, GeluTanh,
+        Init, LeakyRelu, Linear, Mish, Mode, Module, Normalizer, Relu, Sequential, Sigmoid, Silu,
+        Softmax, Tanh,
     };
     pub use tapegrad_optim::{
         clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Ewma, Momentum,

@@ -7,7 +7,7 @@
 //! powf get positive inputs.
 
 use std::collections::BTreeSet;
-use tapegrad::autograd::ops::{CrossEntropyOptions, Reduction};
+use tapegrad::autograd::ops::{CrossEntropyOptions, GeluApproximate, Reduction};
 use tapegrad::autograd::{gradcheck, Check, GradcheckError, Report, Var};
 use tapegrad::rand::rngs::StdRng;
 use tapegrad::rand::SeedableRng;
@@ -155,6 +155,26 @@ fn cases() -> Vec<Case> {
             "gelu",
             |x| x[0].gelu(),
             &[stepped(&[3, 3], 21)]
+        )),
+        case!("gelu_tanh", || check(
+            "gelu_tanh",
+            |x| x[0].gelu_with(GeluApproximate::Tanh),
+            &[transposed(&[3, 3], 71)]
+        )),
+        case!("silu", || check(
+            "silu",
+            |x| x[0].silu(),
+            &[stepped(&[3, 2], 72)]
+        )),
+        case!("elu", || check(
+            "elu",
+            |x| x[0].elu(0.7),
+            &[off_zero(normal(&[4], 73)).broadcast_to(&[2, 4])]
+        )),
+        case!("mish", || check(
+            "mish",
+            |x| x[0].mish(),
+            &[transposed(&[2, 4], 74)]
         )),
         case!("softplus", || check(
             "softplus",

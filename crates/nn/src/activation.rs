@@ -43,6 +43,41 @@ activation!(
     |x| x.gelu()
 );
 
+activation!(
+    /// GELU, tanh approximation (PyTorch: `GELU(approximate="tanh")`).
+    GeluTanh,
+    |x| x.gelu_with(tapegrad_autograd::ops::GeluApproximate::Tanh)
+);
+activation!(
+    /// SiLU (swish) `x·σ(x)`.
+    Silu,
+    |x| x.silu()
+);
+activation!(
+    /// Mish `x·tanh(softplus(x))`.
+    Mish,
+    |x| x.mish()
+);
+
+/// ELU with scale `α` for negative inputs (PyTorch's default 1.0).
+#[derive(Debug, Clone, Copy)]
+pub struct Elu(pub f64);
+
+impl Default for Elu {
+    fn default() -> Self {
+        Elu(1.0)
+    }
+}
+
+impl<T: Float> Module<T> for Elu {
+    fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
+        x.elu(self.0)
+    }
+    fn parameters(&self) -> Vec<Named<T>> {
+        Vec::new()
+    }
+}
+
 /// Leaky ReLU with a negative slope (PyTorch's default 0.01).
 #[derive(Debug, Clone, Copy)]
 pub struct LeakyRelu(pub f64);

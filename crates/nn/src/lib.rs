@@ -17,7 +17,9 @@ mod module;
 mod normalize;
 mod sequential;
 
-pub use activation::{Flatten, Gelu, LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use activation::{
+    Elu, Flatten, Gelu, GeluTanh, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu, Softmax, Tanh,
+};
 pub use batchnorm::BatchNorm1d;
 pub use checkpoint::{load_module, save_module, Checkpoint};
 pub use dropout::Dropout;

@@ -12,3 +12,4 @@ pub mod unary;
 mod view;
 
 pub use loss::{CrossEntropyOptions, Reduction};
+pub use unary::GeluApproximate;

@@ -171,6 +171,88 @@ impl Unary for Gelu {
     }
 }
 
+/// GELU's tanh approximation `½x(1 + tanh(u))`, `u = √(2/π)(x + 0.044715x³)` (PyTorch's
+/// `approximate="tanh"`); derivative `½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)`, `t = tanh u`.
+#[derive(Clone, Copy)]
+pub struct GeluTanh;
+impl GeluTanh {
+    const K: f64 = 0.797_884_560_802_865_4; // √(2/π)
+    const C: f64 = 0.044_715;
+    fn t<T: Float>(x: T) -> T {
+        (T::from_f64(Self::K) * (x + T::from_f64(Self::C) * x * x * x)).tanh()
+    }
+}
+impl Unary for GeluTanh {
+    const NAME: &'static str = "gelu_tanh";
+    fn f<T: Float>(self, x: T) -> T {
+        T::from_f64(0.5) * x * (T::ONE + Self::t(x))
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        let t = Self::t(x);
+        let du = T::from_f64(Self::K) * (T::ONE + T::from_f64(3.0 * Self::C) * x * x);
+        T::from_f64(0.5) * (T::ONE + t) + T::from_f64(0.5) * x * (T::ONE - t * t) * du
+    }
+}
+
+/// SiLU (swish with β = 1) `x·σ(x)`; derivative `σ(x)·(1 + x(1 − σ(x)))`.
+#[derive(Clone, Copy)]
+pub struct Silu;
+impl Unary for Silu {
+    const NAME: &'static str = "silu";
+    fn f<T: Float>(self, x: T) -> T {
+        x * Sigmoid.f(x)
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        let s = Sigmoid.f(x);
+        s * (T::ONE + x * (T::ONE - s))
+    }
+}
+
+/// ELU `x` for `x > 0`, else `α(eˣ − 1)`; derivative `1`, else `y + α`.
+#[derive(Clone, Copy)]
+pub struct Elu(pub f64);
+impl Unary for Elu {
+    const NAME: &'static str = "elu";
+    fn f<T: Float>(self, x: T) -> T {
+        if x > T::ZERO {
+            x
+        } else {
+            T::from_f64(self.0) * (x.exp() - T::ONE)
+        }
+    }
+    fn df<T: Float>(self, x: T, y: T) -> T {
+        if x > T::ZERO {
+            T::ONE
+        } else {
+            y + T::from_f64(self.0)
+        }
+    }
+}
+
+/// Mish `x·tanh(softplus(x))`; derivative `tanh(s) + x·(1 − tanh²(s))·σ(x)`, `s = softplus(x)`.
+#[derive(Clone, Copy)]
+pub struct Mish;
+impl Unary for Mish {
+    const NAME: &'static str = "mish";
+    fn f<T: Float>(self, x: T) -> T {
+        x * Softplus.f(x).tanh()
+    }
+    fn df<T: Float>(self, x: T, _y: T) -> T {
+        let t = Softplus.f(x).tanh();
+        t + x * (T::ONE - t * t) * Sigmoid.f(x)
+    }
+}
+
+/// Which GELU [`Var::gelu_with`] computes (PyTorch's `approximate` argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GeluApproximate {
+    /// The exact erf form (the default).
+    #[default]
+    None,
+    /// The tanh approximation.
+    Tanh,
+}
+
 /// `softplus(x) = ln(1 + eˣ)`, as `max(x, 0) + ln(1 + e^{−|x|})` so it never overflows; derivative `σ(x)`.
 #[derive(Clone, Copy)]
 pub struct Softplus;
@@ -254,6 +336,25 @@ impl<T: Float> Var<T> {
     pub fn gelu(&self) -> Var<T> {
         self.unary(Gelu)
     }
+    /// GELU, exact or tanh-approximated (PyTorch: `gelu(x, approximate=…)`).
+    pub fn gelu_with(&self, approximate: GeluApproximate) -> Var<T> {
+        match approximate {
+            GeluApproximate::None => self.unary(Gelu),
+            GeluApproximate::Tanh => self.unary(GeluTanh),
+        }
+    }
+    /// SiLU (swish) `x·σ(x)`.
+    pub fn silu(&self) -> Var<T> {
+        self.unary(Silu)
+    }
+    /// ELU with scale `alpha` for negative inputs (PyTorch's default 1.0).
+    pub fn elu(&self, alpha: f64) -> Var<T> {
+        self.unary(Elu(alpha))
+    }
+    /// Mish `x·tanh(softplus(x))`.
+    pub fn mish(&self) -> Var<T> {
+        self.unary(Mish)
+    }
     /// `ln(1 + eˣ)`, computed stably.
     pub fn softplus(&self) -> Var<T> {
         self.unary(Softplus)
@@ -276,5 +377,38 @@ impl<T: Float> Var<T> {
             .into());
         }
         Ok(self.unary(Clamp(lo, hi)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values against the published definitions (PyTorch gives the same to 7 digits).
+    #[test]
+    fn new_activations_match_reference_values() {
+        let cases: [(&str, f64, f64); 8] = [
+            ("silu", 1.0, Silu.f(1.0)),
+            ("silu", -2.0, Silu.f(-2.0)),
+            ("elu", -1.0, Elu(1.0).f(-1.0)),
+            ("elu", 2.0, Elu(1.0).f(2.0)),
+            ("mish", 1.0, Mish.f(1.0)),
+            ("mish", -1.0, Mish.f(-1.0)),
+            ("gelu_tanh", 1.0, GeluTanh.f(1.0)),
+            ("gelu_tanh", -0.5, GeluTanh.f(-0.5)),
+        ];
+        let want = [
+            0.731_058_6,
+            -0.238_405_8,
+            -0.632_120_6,
+            2.0,
+            0.865_098_4,
+            -0.303_401_4,
+            0.841_192_0,
+            -0.154_285_9,
+        ];
+        for ((name, x, got), want) in cases.into_iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{name}({x}) = {got}, want {want}");
+        }
     }
 }
