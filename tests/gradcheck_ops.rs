@@ -32,6 +32,14 @@ fn stepped(shape: &[usize], seed: u64) -> Tensor<f64> {
 }
 
 /// Moves values at least 0.1 away from 0 (relu/abs kinks), keeping the layout.
+/// A transposed prediction and a target whose differences lie on both sides of Huber's δ = 1,
+/// at least 0.4 from its kinks and 0.5 from 0 (the kink of |d|).
+fn regression_pair() -> (Tensor<f64>, Tensor<f64>) {
+    let x = Tensor::from_vec(vec![-2.0, -0.5, 0.3, 1.7, 0.9, -1.3], &[3, 2]).t();
+    let y = Tensor::from_vec(vec![0.1, -0.3, -0.5, 0.0, 0.3, 0.2], &[2, 3]);
+    (x, y)
+}
+
 fn off_zero(t: Tensor<f64>) -> Tensor<f64> {
     t.map(|x| if x >= 0.0 { x + 0.1 } else { x - 0.1 })
 }
@@ -461,6 +469,23 @@ fn cases() -> Vec<Case> {
             |x| x[0].mse(&x[1], Reduction::Mean),
             &[transposed(&[2, 3], 77), normal(&[2, 3], 78)]
         )),
+        case!("l1", || {
+            let (x, y) = regression_pair();
+            check("abs", |v| v[0].l1(&v[1], Reduction::Mean), &[x, y])
+        }),
+        case!("huber", || {
+            let (x, y) = regression_pair();
+            check("huber", |v| v[0].huber(&v[1], 1.0, Reduction::Sum), &[x, y])
+        }),
+        case!("kl_div", || {
+            // A zero target probability contributes nothing, gradient included.
+            let p = Tensor::from_vec(vec![0.2, 0.0, 0.8, 0.5, 0.5, 0.0], &[2, 3]);
+            check(
+                "mul",
+                move |x| x[0].kl_div(&p, Reduction::Mean),
+                &[transposed(&[2, 3], 80)],
+            )
+        }),
         case!("bce with logits", || {
             let t = Tensor::from_vec(vec![1.0, 0.0, 0.3, 1.0, 0.0, 0.7], &[2, 3]);
             check(

@@ -36,7 +36,7 @@ pub struct CrossEntropyOptions {
 
 /// `Empty` naming the loss `op` and its `input` shape when a mean is asked of `count` = 0
 /// per-element losses.
-fn check_mean_of_some(
+pub(super) fn check_mean_of_some(
     op: &'static str,
     input: &[usize],
     count: usize,

@@ -6,10 +6,12 @@ mod dropout;
 mod index;
 mod loss;
 mod matmul;
+mod pointwise_loss;
 mod reduce;
 mod softmax;
 pub mod unary;
 mod view;
 
 pub use loss::{CrossEntropyOptions, Reduction};
+pub use pointwise_loss::Huber;
 pub use unary::GeluApproximate;

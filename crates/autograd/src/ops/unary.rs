@@ -408,7 +408,10 @@ mod tests {
             -0.154_285_9,
         ];
         for ((name, x, got), want) in cases.into_iter().zip(want) {
-            assert!((got - want).abs() < 1e-6, "{name}({x}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() < 1e-6,
+                "{name}({x}) = {got}, want {want}"
+            );
         }
     }
 }
