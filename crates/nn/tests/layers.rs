@@ -488,6 +488,36 @@ fn expect(
     }
 }
 
+/// [`expect`], where an expected name `"{shape}"` stands for the input's `shape`.
+fn expect_for_shape(
+    failures: &mut Vec<String>,
+    label: &str,
+    shape: &[usize],
+    want: Result<&[usize], &[&str]>,
+    tried: Result<Result<Vec<usize>, String>, String>,
+    short: Option<Result<Vec<usize>, String>>,
+) {
+    let shape_text = format!("{shape:?}");
+    let named: Vec<&str>;
+    let want = match want {
+        Ok(s) => Ok(s),
+        Err(names) => {
+            named = names
+                .iter()
+                .map(|&n| {
+                    if n == "{shape}" {
+                        shape_text.as_str()
+                    } else {
+                        n
+                    }
+                })
+                .collect();
+            Err(named.as_slice())
+        }
+    };
+    expect(failures, label, want, tried, short);
+}
+
 /// `layer.try_forward` on zeros of `shape`, and the short form, each leaving parameters and
 /// buffers untouched when it refuses.
 fn forward_case(
@@ -518,26 +548,7 @@ fn forward_case(
     if refused && layer_state(layer) != before {
         failures.push(format!("{label}: the refused short form changed the layer"));
     }
-    // "{shape}" in `names` stands for the input's shape.
-    let shape_text = format!("{shape:?}");
-    let named: Vec<&str>;
-    let want = match want {
-        Ok(shape) => Ok(shape),
-        Err(names) => {
-            named = names
-                .iter()
-                .map(|&n| {
-                    if n == "{shape}" {
-                        shape_text.as_str()
-                    } else {
-                        n
-                    }
-                })
-                .collect();
-            Err(named.as_slice())
-        }
-    };
-    expect(failures, &label, want, tried, Some(short));
+    expect_for_shape(failures, &label, shape, want, tried, Some(short));
 }
 
 /// Empty batches, a batch of 1 in training, wrong ranks and feature counts, and bad settings,
@@ -741,27 +752,10 @@ fn bad_inputs_to_every_layer_are_errors_naming_the_layer() {
                 .map(|t| t.shape().to_vec())
                 .map_err(|e| e.to_string())
         });
-        let shape_text = format!("{shape:?}");
-        let named: Vec<&str>;
-        let want = match want {
-            Ok(s) => Ok(s),
-            Err(names) => {
-                named = names
-                    .iter()
-                    .map(|&n| {
-                        if n == "{shape}" {
-                            shape_text.as_str()
-                        } else {
-                            n
-                        }
-                    })
-                    .collect();
-                Err(named.as_slice())
-            }
-        };
-        expect(
+        expect_for_shape(
             &mut failures,
             &format!("Normalizer::transform of {shape:?}"),
+            shape,
             want,
             tried,
             None,
