@@ -275,3 +275,14 @@ pub fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
             .unwrap_or_default()
     })
 }
+
+/// Fails a walk over `cases` inputs with every failure it collected, one per line.
+#[track_caller]
+pub fn assert_walk_passes(cases: usize, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

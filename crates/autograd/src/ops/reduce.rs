@@ -199,7 +199,6 @@ pub(crate) mod tests {
     //! The empty-input rule, walked over every reduction of `Tensor` and `Var`.
 
     use crate::Tape;
-    use std::panic::{catch_unwind, AssertUnwindSafe};
     use tapegrad_tensor::{Float, Tensor};
 
     /// What the rule speaks about in a result: its shape and its values.
@@ -215,16 +214,7 @@ pub(crate) mod tests {
         Filled(Vec<usize>, f64),
     }
 
-    /// Runs `f`, turning a panic into its message.
-    pub(crate) fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-        catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-            payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
-        })
-    }
+    pub(crate) use tapegrad_tensor::testing::{assert_walk_passes, caught};
 
     pub(crate) fn out<T: Float>(t: &Tensor<T>) -> Out {
         (
@@ -610,11 +600,6 @@ pub(crate) mod tests {
         let mut failures = Vec::new();
         let cases = walk::<f32>(&mut failures) + walk::<f64>(&mut failures);
         assert_eq!(cases, 1454);
-        assert!(
-            failures.is_empty(),
-            "{} of {cases} cases break the rule:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert_walk_passes(cases, &failures);
     }
 }
