@@ -6,7 +6,7 @@
 //! tensor.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, AutogradError, Result};
+use crate::error::{or_panic, Result};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor, TensorError};
 
@@ -207,25 +207,7 @@ impl<T: Float> Var<T> {
     /// `ShapeMismatch` for shapes that differ, `TapeMismatch` for vars of two tapes, and `Empty`
     /// for the mean of no element.
     pub fn try_mse(&self, target: &Var<T>, reduction: Reduction) -> Result<Var<T>> {
-        if self.shape() != target.shape() {
-            return Err(TensorError::ShapeMismatch {
-                op: "mse",
-                lhs: self.shape().to_vec(),
-                rhs: target.shape().to_vec(),
-                why: "prediction and target must have the same shape".into(),
-            }
-            .into());
-        }
-        if !self.tape().same_as(target.tape()) {
-            return Err(AutogradError::TapeMismatch { op: "mse" });
-        }
-        check_mean_of_some("mse", self.shape(), self.value().numel(), reduction)?;
-        let squared = self.try_sub(target)?.square();
-        Ok(match reduction {
-            Reduction::Mean => squared.try_mean_all()?,
-            Reduction::Sum => squared.sum_all(),
-            Reduction::None => squared,
-        })
+        self.pair_loss("mse", target, reduction, |d| d.square())
     }
 
     /// Binary cross-entropy of logits against targets in `[0, 1]`:

@@ -1,5 +1,5 @@
 //! Elementwise losses between a prediction and a target of the same shape: L1, Huber and the
-//! KL divergence. Each is composed from differentiable pieces (the Huber kink is one [`Unary`]),
+//! KL divergence (and the shared frame that `mse` uses too). Each is composed from differentiable pieces (the Huber kink is one [`Unary`]),
 //! so its gradient is theirs; each reduces as [`Reduction`] says, an empty mean being an error.
 
 use super::loss::{check_mean_of_some, Reduction};
@@ -35,8 +35,9 @@ impl Unary for Huber {
 }
 
 impl<T: Float> Var<T> {
-    /// Checks shapes, tapes and the empty mean, then reduces `per(self − target)`.
-    fn pair_loss(
+    /// Checks shapes, tapes and the empty mean, then reduces `per(self − target)`: the frame of
+    /// every prediction-vs-target loss (mse, l1, huber).
+    pub(super) fn pair_loss(
         &self,
         op: &'static str,
         target: &Var<T>,
