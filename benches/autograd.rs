@@ -17,7 +17,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rand::{rngs::StdRng, SeedableRng};
 use tapegrad::autograd::{Grads, Tape, Var};
-use tapegrad::nn::{Init, Linear, Mode, Module};
+use tapegrad::nn::{Forward, Init, Linear, Mode};
 use tapegrad::tensor::Tensor;
 
 const CHAIN: usize = 1000;

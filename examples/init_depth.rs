@@ -13,7 +13,7 @@
 //! Run: `cargo run --release --example init_depth`
 
 use tapegrad::autograd::Tape;
-use tapegrad::nn::{Init, Linear, Mode, Module};
+use tapegrad::nn::{Forward, Init, Linear, Mode};
 use tapegrad::rand::{rngs::StdRng, SeedableRng};
 use tapegrad::tensor::Tensor;
 

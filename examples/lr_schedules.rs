@@ -25,7 +25,7 @@ use clap::Parser;
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 use tapegrad::data::{BatchOptions, Dataset};
-use tapegrad::nn::{Init, Linear, Mode, Module, Relu, Sequential};
+use tapegrad::nn::{Forward, Init, Linear, Mode, Module, Relu, Sequential};
 use tapegrad::optim::{
     Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, Optimizer,
     Schedule, Sgd, SgdConfig, StepDecay, Warmup,
@@ -166,7 +166,7 @@ fn mlp(seed: u64) -> Sequential<f64> {
 }
 
 /// Cross-entropy and accuracy of `model` on all of `data`.
-pub fn evaluate(model: &dyn Module<f64>, data: &Dataset<f64>) -> (f64, f64) {
+pub fn evaluate(model: &dyn Forward<f64>, data: &Dataset<f64>) -> (f64, f64) {
     let tape = Tape::new();
     let logits = tape.no_grad(|| model.forward(&tape.input(data.x().clone()), Mode::Eval));
     let loss = logits.cross_entropy(data.y()).value().item();

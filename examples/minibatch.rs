@@ -27,7 +27,7 @@ use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tapegrad::data::{resolve_data_dir, BatchOptions, Dataset, Mnist};
-use tapegrad::nn::{Init, Linear, Mode, Module, Normalizer, Relu, Sequential};
+use tapegrad::nn::{Forward, Init, Linear, Mode, Module, Normalizer, Relu, Sequential};
 use tapegrad::optim::{Optimizer, Sgd, SgdConfig};
 use tapegrad::prelude::{Tape, Tensor};
 use tapegrad::rand::{rngs::StdRng, SeedableRng};
@@ -143,7 +143,7 @@ pub fn synthetic(n: usize, seed: u64) -> Dataset<f32> {
 }
 
 /// Mean cross-entropy of `model` over all of `data`, in chunks of 2,000, without a graph.
-pub fn full_loss(model: &dyn Module<f32>, data: &Dataset<f32>) -> f64 {
+pub fn full_loss(model: &dyn Forward<f32>, data: &Dataset<f32>) -> f64 {
     let plain = BatchOptions {
         shuffle: false,
         drop_last: false,

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tapegrad::data::{resolve_data_dir, BatchOptions, Dataset, Mnist, MnistOptions, MNIST_DIR_VAR};
 use tapegrad::nn::{
-    load_module, save_module, Dropout, Init, Linear, Mode, Module, Normalizer, Relu, Sequential,
+    load_module, save_module, Dropout, Forward, Init, Linear, Mode, Module, Normalizer, Relu,
+    Sequential,
 };
 use tapegrad::optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, Constant, CosineAnnealing, ExponentialDecay,
@@ -248,7 +249,7 @@ fn build_schedule(args: &Args) -> Box<dyn Schedule> {
 }
 
 /// Accuracy of `model` on `data`, evaluated in batches without recording gradients.
-pub fn accuracy(model: &dyn Module<f32>, data: &Dataset<f32>) -> f64 {
+pub fn accuracy(model: &dyn Forward<f32>, data: &Dataset<f32>) -> f64 {
     let mut correct = 0;
     let mut rng = StdRng::seed_from_u64(0);
     let plain = BatchOptions {

@@ -28,7 +28,7 @@ use clap::Parser;
 use std::path::{Path, PathBuf};
 use tapegrad::autograd::{Param, Tape, Var};
 use tapegrad::data::{BatchOptions, Dataset};
-use tapegrad::nn::{Init, Linear, Mode, Module, Sequential, Tanh};
+use tapegrad::nn::{Forward, Init, Linear, Mode, Module, Sequential, Tanh};
 use tapegrad::optim::{
     Adam, AdamConfig, Momentum, NamedParams, Optimizer, RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
@@ -211,7 +211,7 @@ pub const MLP_TARGET: f64 = 0.05;
 pub const MLP_EPOCHS: usize = 100;
 
 /// Full-data cross-entropy of `model` on `data`.
-fn full_loss(model: &dyn Module<f64>, data: &Dataset<f64>) -> f64 {
+fn full_loss(model: &dyn Forward<f64>, data: &Dataset<f64>) -> f64 {
     let tape = Tape::new();
     tape.no_grad(|| {
         model

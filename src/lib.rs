@@ -33,9 +33,9 @@ pub mod prelude {
         gradcheck, gradcheck_params, Check, Grads, ModelCheck, Param, Tape, Var,
     };
     pub use tapegrad_nn::{
-        l2_penalty, load_module, save_module, BatchNorm1d, Dropout, Elu, Flatten, Gelu, GeluTanh,
-        Init, LeakyRelu, Linear, Mish, Mode, Module, Normalizer, Relu, Sequential, Sigmoid, Silu,
-        Softmax, Tanh,
+        l2_penalty, load_module, save_module, BatchNorm1d, Dropout, Elu, Flatten, Forward, Gelu,
+        GeluTanh, Init, LeakyRelu, Linear, Mish, Mode, Module, Normalizer, Relu, Sequential,
+        Sigmoid, Silu, Softmax, Tanh,
     };
     pub use tapegrad_optim::{
         clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Ewma, Momentum,

@@ -89,6 +89,12 @@ impl<T: Float> Param<T> {
         *self.inner.value.write().unwrap_or_else(|e| e.into_inner()) = value.contiguous();
     }
 
+    /// A new, independent parameter with this one's name and current value (a fresh id); the
+    /// storage is shared until either side is updated, then copied.
+    pub fn duplicate(&self) -> Self {
+        Param::new(self.name(), self.value())
+    }
+
     /// Runs `f` on the value's elements in place, row-major; no copy when no tape still holds the value.
     pub fn update<R>(&self, f: impl FnOnce(&mut [T]) -> R) -> R {
         let mut guard = self.inner.value.write().unwrap_or_else(|e| e.into_inner());

@@ -1,7 +1,8 @@
 //! Activations and reshaping layers as modules, for use in `Sequential`.
 
 use crate::error::{or_panic, Result};
-use crate::module::{Mode, Module, Named};
+use crate::module::{Forward, Mode, Module};
+use crate::summary::{observe, observed};
 use tapegrad_autograd::Var;
 use tapegrad_tensor::Float;
 
@@ -11,12 +12,13 @@ macro_rules! activation {
         #[derive(Debug, Clone, Copy, Default)]
         pub struct $name;
 
-        impl<T: Float> Module<T> for $name {
+        impl<T: Float> Module<T> for $name {}
+
+        impl<T: Float> Forward<T> for $name {
             fn forward(&self, $x: &Var<T>, _mode: Mode) -> Var<T> {
-                $body
-            }
-            fn parameters(&self) -> Vec<Named<T>> {
-                Vec::new()
+                let out = $body;
+                observe(self, &out);
+                out
             }
         }
     };
@@ -69,12 +71,13 @@ impl Default for Elu {
     }
 }
 
-impl<T: Float> Module<T> for Elu {
+impl<T: Float> Module<T> for Elu {}
+
+impl<T: Float> Forward<T> for Elu {
     fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
-        x.elu(self.0)
-    }
-    fn parameters(&self) -> Vec<Named<T>> {
-        Vec::new()
+        let out = x.elu(self.0);
+        observe(self, &out);
+        out
     }
 }
 
@@ -88,12 +91,13 @@ impl Default for LeakyRelu {
     }
 }
 
-impl<T: Float> Module<T> for LeakyRelu {
+impl<T: Float> Module<T> for LeakyRelu {}
+
+impl<T: Float> Forward<T> for LeakyRelu {
     fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
-        x.leaky_relu(self.0)
-    }
-    fn parameters(&self) -> Vec<Named<T>> {
-        Vec::new()
+        let out = x.leaky_relu(self.0);
+        observe(self, &out);
+        out
     }
 }
 
@@ -107,16 +111,15 @@ impl Default for Softmax {
     }
 }
 
-impl<T: Float> Module<T> for Softmax {
+impl<T: Float> Module<T> for Softmax {}
+
+impl<T: Float> Forward<T> for Softmax {
     #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
         or_panic(self.try_forward(x, mode))
     }
     fn try_forward(&self, x: &Var<T>, _mode: Mode) -> Result<Var<T>> {
-        Ok(x.try_softmax(self.0)?)
-    }
-    fn parameters(&self) -> Vec<Named<T>> {
-        Vec::new()
+        observed(self, x.try_softmax(self.0).map_err(Into::into))
     }
 }
 
@@ -130,16 +133,15 @@ impl Default for LogSoftmax {
     }
 }
 
-impl<T: Float> Module<T> for LogSoftmax {
+impl<T: Float> Module<T> for LogSoftmax {}
+
+impl<T: Float> Forward<T> for LogSoftmax {
     #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
         or_panic(self.try_forward(x, mode))
     }
     fn try_forward(&self, x: &Var<T>, _mode: Mode) -> Result<Var<T>> {
-        Ok(x.try_log_softmax(self.0)?)
-    }
-    fn parameters(&self) -> Vec<Named<T>> {
-        Vec::new()
+        observed(self, x.try_log_softmax(self.0).map_err(Into::into))
     }
 }
 
@@ -147,15 +149,16 @@ impl<T: Float> Module<T> for LogSoftmax {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Flatten;
 
-impl<T: Float> Module<T> for Flatten {
+impl<T: Float> Module<T> for Flatten {}
+
+impl<T: Float> Forward<T> for Flatten {
     fn forward(&self, x: &Var<T>, _mode: Mode) -> Var<T> {
-        if x.shape().len() <= 2 {
+        let out = if x.shape().len() <= 2 {
             x.clone()
         } else {
             x.flatten_from(1)
-        }
-    }
-    fn parameters(&self) -> Vec<Named<T>> {
-        Vec::new()
+        };
+        observe(self, &out);
+        out
     }
 }

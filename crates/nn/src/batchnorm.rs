@@ -1,7 +1,8 @@
 //! `BatchNorm1d`: normalise each feature over the batch, then scale and shift.
 
 use crate::error::{or_panic, NnError, Result};
-use crate::module::{Mode, Module, Named};
+use crate::module::{Forward, Mode, Module, Named};
+use crate::summary::observed;
 use tapegrad_autograd::{Param, Var};
 use tapegrad_tensor::{Float, Tensor};
 
@@ -19,7 +20,7 @@ use tapegrad_tensor::{Float, Tensor};
 /// untouched. Evaluation takes any `N`, 0 included.
 ///
 /// ```
-/// # use tapegrad_nn::{BatchNorm1d, Mode, Module};
+/// # use tapegrad_nn::{BatchNorm1d, Forward, Mode};
 /// # use tapegrad_autograd::Tape;
 /// # use tapegrad_tensor::Tensor;
 /// let bn = BatchNorm1d::<f64>::new(2);
@@ -28,6 +29,8 @@ use tapegrad_tensor::{Float, Tensor};
 /// let v = y.value().to_vec();
 /// assert!((v[0] + 1.0).abs() < 1e-4 && (v[3] - 1.0).abs() < 1e-4); // each feature standardised
 /// ```
+///
+/// Cloning copies the parameters and running statistics: the clone trains independently.
 pub struct BatchNorm1d<T: Float> {
     gamma: Param<T>,
     beta: Param<T>,
@@ -35,6 +38,29 @@ pub struct BatchNorm1d<T: Float> {
     running_var: Param<T>,
     momentum: f64,
     eps: f64,
+}
+
+impl<T: Float> Clone for BatchNorm1d<T> {
+    fn clone(&self) -> Self {
+        BatchNorm1d {
+            gamma: self.gamma.duplicate(),
+            beta: self.beta.duplicate(),
+            running_mean: self.running_mean.duplicate(),
+            running_var: self.running_var.duplicate(),
+            momentum: self.momentum,
+            eps: self.eps,
+        }
+    }
+}
+
+impl<T: Float> std::fmt::Debug for BatchNorm1d<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchNorm1d")
+            .field("features", &self.gamma.numel())
+            .field("momentum", &self.momentum)
+            .field("eps", &self.eps)
+            .finish()
+    }
 }
 
 impl<T: Float> BatchNorm1d<T> {
@@ -103,7 +129,7 @@ impl<T: Float> BatchNorm1d<T> {
     }
 }
 
-impl<T: Float> Module<T> for BatchNorm1d<T> {
+impl<T: Float> Forward<T> for BatchNorm1d<T> {
     #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
         or_panic(self.try_forward(x, mode))
@@ -144,11 +170,14 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
                 x.sub(&mean).div(&std)
             }
         };
-        Ok(normalized
+        let out = normalized
             .mul(&tape.param(&self.gamma))
-            .add(&tape.param(&self.beta)))
+            .add(&tape.param(&self.beta));
+        observed(self, Ok(out))
     }
+}
 
+impl<T: Float> Module<T> for BatchNorm1d<T> {
     fn parameters(&self) -> Vec<Named<T>> {
         vec![
             ("weight".into(), self.gamma.clone()),

@@ -1,7 +1,8 @@
 //! `Dropout` as a layer.
 
 use crate::error::{or_panic, NnError, Result};
-use crate::module::{Mode, Module, Named};
+use crate::module::{Forward, Mode, Module};
+use crate::summary::observed;
 use tapegrad_autograd::Var;
 use tapegrad_tensor::Float;
 
@@ -12,7 +13,7 @@ use tapegrad_tensor::Float;
 /// [`Tape::with_seed`](tapegrad_autograd::Tape::with_seed): the same seeds give the same masks.
 ///
 /// ```
-/// # use tapegrad_nn::{Dropout, Mode, Module};
+/// # use tapegrad_nn::{Dropout, Forward, Mode};
 /// # use tapegrad_autograd::Tape;
 /// # use tapegrad_tensor::Tensor;
 /// let tape = Tape::with_seed(1);
@@ -56,7 +57,9 @@ impl Dropout {
     }
 }
 
-impl<T: Float> Module<T> for Dropout {
+impl<T: Float> Module<T> for Dropout {}
+
+impl<T: Float> Forward<T> for Dropout {
     #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
         or_panic(self.try_forward(x, mode))
@@ -64,7 +67,7 @@ impl<T: Float> Module<T> for Dropout {
 
     fn try_forward(&self, x: &Var<T>, mode: Mode) -> Result<Var<T>> {
         if mode == Mode::Eval || self.p == 0.0 {
-            return Ok(x.clone());
+            return observed(self, Ok(x.clone()));
         }
         if !x.tape().is_seeded() {
             // An implicit seed would silently repeat (or silently vary) the masks.
@@ -73,9 +76,7 @@ impl<T: Float> Module<T> for Dropout {
                 why: "ran in training mode on a tape without a seed: create the tape with Tape::with_seed(step)".into(),
             });
         }
-        Ok(x.tape().with_rng(|rng| x.try_dropout(self.p, rng, true))?)
-    }
-    fn parameters(&self) -> Vec<Named<T>> {
-        Vec::new()
+        let out = x.tape().with_rng(|rng| x.try_dropout(self.p, rng, true));
+        observed(self, out.map_err(Into::into))
     }
 }

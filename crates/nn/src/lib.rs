@@ -1,4 +1,4 @@
-//! Layers and models for tapegrad: the [`Module`] trait, [`Linear`], [`Sequential`], activations,
+//! Layers and models for tapegrad: the [`Module`] and [`Forward`] traits and `#[derive(Module)]`, [`Linear`], [`Sequential`], activations,
 //! [`Dropout`], [`BatchNorm1d`], initializers, L2 regularisation, loss modules, input
 //! normalisation and safetensors checkpoints.
 
@@ -16,6 +16,7 @@ pub mod loss;
 mod module;
 mod normalize;
 mod sequential;
+pub mod summary;
 
 pub use activation::{
     Elu, Flatten, Gelu, GeluTanh, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu, Softmax, Tanh,
@@ -28,7 +29,12 @@ pub use init::{Init, Initializer};
 pub use l2::{l2_penalty, l2_penalty_of, try_l2_penalty, try_l2_penalty_of, L2Scope};
 pub use linear::Linear;
 pub use loss::{BceWithLogitsLoss, CrossEntropyLoss, MseLoss, NllLoss};
-pub use module::{prefixed, prefixed_buffers, Mode, Module, Named};
+#[doc(hidden)]
+pub use module::__derive;
+pub use module::{prefixed, prefixed_buffers, Forward, Mode, Module, Named};
 pub use normalize::{NormalizeLayer, Normalizer};
 pub use sequential::Sequential;
+pub use summary::{Summary, SummaryRow};
+/// `#[derive(Module)]`: parameters, buffers and children named after a struct's fields.
+pub use tapegrad_derive::Module;
 pub use tapegrad_tensor::io::FileError;

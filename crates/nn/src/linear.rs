@@ -2,7 +2,8 @@
 
 use crate::error::{or_panic, NnError, Result};
 use crate::init::Initializer;
-use crate::module::{Mode, Module, Named};
+use crate::module::{Forward, Mode, Module, Named};
+use crate::summary::observed;
 use rand::Rng;
 use tapegrad_autograd::{Param, Var};
 use tapegrad_tensor::{Float, Tensor};
@@ -13,7 +14,7 @@ use tapegrad_tensor::{Float, Tensor};
 /// `x` is `[batch, in]`; `Wᵀ` is a strided view, never a copy.
 ///
 /// ```
-/// # use tapegrad_nn::{Init, Linear, Mode, Module};
+/// # use tapegrad_nn::{Forward, Init, Linear, Mode};
 /// # use tapegrad_autograd::Tape;
 /// # use tapegrad_tensor::Tensor;
 /// # use rand::{rngs::StdRng, SeedableRng};
@@ -22,9 +23,31 @@ use tapegrad_tensor::{Float, Tensor};
 /// assert_eq!(y.shape(), &[4, 2]);
 /// assert_eq!(layer.weight().shape(), vec![2, 3]);
 /// ```
+///
+/// Cloning copies the weights: the clone trains independently (PyTorch's `copy.deepcopy`).
 pub struct Linear<T: Float> {
     weight: Param<T>,
     bias: Option<Param<T>>,
+}
+
+impl<T: Float> Clone for Linear<T> {
+    fn clone(&self) -> Self {
+        Linear {
+            weight: self.weight.duplicate(),
+            bias: self.bias.as_ref().map(Param::duplicate),
+        }
+    }
+}
+
+impl<T: Float> std::fmt::Debug for Linear<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shape = self.weight.shape();
+        f.debug_struct("Linear")
+            .field("in_features", &shape[1])
+            .field("out_features", &shape[0])
+            .field("bias", &self.bias.is_some())
+            .finish()
+    }
 }
 
 impl<T: Float> Linear<T> {
@@ -94,7 +117,7 @@ impl<T: Float> Linear<T> {
     }
 }
 
-impl<T: Float> Module<T> for Linear<T> {
+impl<T: Float> Forward<T> for Linear<T> {
     #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
         or_panic(self.try_forward(x, mode))
@@ -112,9 +135,12 @@ impl<T: Float> Module<T> for Linear<T> {
         }
         let tape = x.tape();
         let bias = self.bias.as_ref().map(|b| tape.param(b));
-        Ok(x.try_linear(&tape.param(&self.weight), bias.as_ref())?)
+        let out = x.try_linear(&tape.param(&self.weight), bias.as_ref());
+        observed(self, out.map_err(Into::into))
     }
+}
 
+impl<T: Float> Module<T> for Linear<T> {
     fn parameters(&self) -> Vec<Named<T>> {
         let mut out = vec![("weight".to_string(), self.weight.clone())];
         if let Some(b) = &self.bias {

@@ -1,7 +1,7 @@
 //! Input normalisation with statistics measured on the training set.
 
 use crate::error::{or_panic, NnError, Result};
-use crate::module::{Mode, Module, Named};
+use crate::module::{Forward, Mode, Module, Named};
 use tapegrad_autograd::{Param, Var};
 use tapegrad_tensor::{Float, Tensor};
 
@@ -151,10 +151,31 @@ impl<T: Float> Normalizer<T> {
 
 /// A [`Normalizer`] as the first layer of a model: its μ and σ² are buffers, so checkpoints
 /// carry them and a reloaded model normalises its inputs exactly as in training.
+///
+/// Cloning copies the statistics.
 pub struct NormalizeLayer<T: Float> {
     mean: Param<T>,
     var: Param<T>,
     eps: f64,
+}
+
+impl<T: Float> Clone for NormalizeLayer<T> {
+    fn clone(&self) -> Self {
+        NormalizeLayer {
+            mean: self.mean.duplicate(),
+            var: self.var.duplicate(),
+            eps: self.eps,
+        }
+    }
+}
+
+impl<T: Float> std::fmt::Debug for NormalizeLayer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NormalizeLayer")
+            .field("features", &self.mean.numel())
+            .field("eps", &self.eps)
+            .finish()
+    }
 }
 
 impl<T: Float> NormalizeLayer<T> {
@@ -168,7 +189,7 @@ impl<T: Float> NormalizeLayer<T> {
     }
 }
 
-impl<T: Float> Module<T> for NormalizeLayer<T> {
+impl<T: Float> Forward<T> for NormalizeLayer<T> {
     #[track_caller]
     fn forward(&self, x: &Var<T>, mode: Mode) -> Var<T> {
         or_panic(self.try_forward(x, mode))
@@ -186,14 +207,12 @@ impl<T: Float> Module<T> for NormalizeLayer<T> {
             }
         });
         let tape = x.tape();
-        Ok(x.try_sub(&tape.input(n.mean))?
-            .try_mul(&tape.input(scale))?)
+        let out = x.try_sub(&tape.input(n.mean))?.try_mul(&tape.input(scale));
+        crate::summary::observed(self, out.map_err(Into::into))
     }
+}
 
-    fn parameters(&self) -> Vec<Named<T>> {
-        Vec::new()
-    }
-
+impl<T: Float> Module<T> for NormalizeLayer<T> {
     fn buffers(&self) -> Vec<Named<T>> {
         vec![
             ("mean".into(), self.mean.clone()),

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use tapegrad_autograd::Tape;
 use tapegrad_nn::{
-    load_module, save_module, BatchNorm1d, Dropout, FileError, Init, Linear, Mode, Module, NnError,
-    Relu, Sequential,
+    load_module, save_module, BatchNorm1d, Dropout, FileError, Forward, Init, Linear, Mode, Module,
+    NnError, Relu, Sequential,
 };
 use tapegrad_tensor::testing::{assert_walk_passes, caught};
 use tapegrad_tensor::Tensor;
@@ -312,9 +312,6 @@ struct Forgetful {
 }
 
 impl Module<f32> for Forgetful {
-    fn forward(&self, x: &tapegrad_autograd::Var<f32>, mode: Mode) -> tapegrad_autograd::Var<f32> {
-        self.b.forward(&self.a.forward(x, mode), mode)
-    }
     fn parameters(&self) -> Vec<tapegrad_nn::Named<f32>> {
         self.a
             .parameters()
@@ -426,7 +423,7 @@ fn concurrent_saves_and_loads_of_one_path_all_succeed_and_never_tear() {
 }
 
 /// Every parameter and buffer of `layer`, bit for bit: what a refused call must leave alone.
-fn layer_state(layer: &dyn Module<f64>) -> Vec<(String, Vec<u64>)> {
+fn layer_state(layer: &dyn Forward<f64>) -> Vec<(String, Vec<u64>)> {
     let mut all = layer.parameters();
     all.extend(layer.buffers());
     all.into_iter()
@@ -523,7 +520,7 @@ fn expect_for_shape(
 fn forward_case(
     failures: &mut Vec<String>,
     label: &str,
-    layer: &dyn Module<f64>,
+    layer: &dyn Forward<f64>,
     shape: &[usize],
     mode: Mode,
     want: Result<&[usize], &[&str]>,
@@ -697,7 +694,7 @@ fn bad_inputs_to_every_layer_are_errors_naming_the_layer() {
     let x = unseeded.input(Tensor::ones(&[2, 3]));
     let dropout = Dropout::new(0.5);
     let tried = caught(|| {
-        Module::<f64>::try_forward(&dropout, &x, Mode::Train)
+        Forward::<f64>::try_forward(&dropout, &x, Mode::Train)
             .map(|y| y.shape().to_vec())
             .map_err(|e| e.to_string())
     });
@@ -955,7 +952,7 @@ fn a_layer_panic_points_at_the_callers_line() {
     }));
     let model = mlp(1);
     let bad = || Tape::new().input(Tensor::<f32>::zeros(&[2, 5]));
-    let boxed: Box<dyn Module<f32>> = Box::new(mlp(2));
+    let boxed: Box<dyn Forward<f32>> = Box::new(mlp(2));
     let lines = [line!() + 1, line!() + 2];
     let direct = caught(|| model.forward(&bad(), Mode::Eval).value().clone());
     let through_dyn = caught(|| boxed.forward(&bad(), Mode::Eval).value().clone());

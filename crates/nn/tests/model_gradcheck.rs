@@ -4,7 +4,7 @@
 use rand::{rngs::StdRng, SeedableRng};
 use tapegrad_autograd::{gradcheck_params, GradcheckError, Masks, ModelCheck, Param, Tape};
 use tapegrad_nn::{
-    l2_penalty, BatchNorm1d, Dropout, Init, Linear, Mode, Module, Relu, Sequential, Tanh,
+    l2_penalty, BatchNorm1d, Dropout, Forward, Init, Linear, Mode, Module, Relu, Sequential, Tanh,
 };
 use tapegrad_tensor::Tensor;
 
@@ -40,7 +40,7 @@ fn data() -> (Tensor<f64>, Vec<usize>) {
 }
 
 fn loss<'a>(
-    model: &'a dyn Module<f64>,
+    model: &'a dyn Forward<f64>,
     mode: Mode,
 ) -> impl Fn(&Tape<f64>) -> tapegrad_autograd::Var<f64> + 'a {
     let (x, y) = data();
