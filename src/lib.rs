@@ -35,7 +35,7 @@ pub mod prelude {
     pub use tapegrad_nn::{
         l2_penalty, load_module, save_module, BatchNorm1d, Dropout, Elu, Flatten, Forward, Gelu,
         GeluTanh, Init, LeakyRelu, Linear, Mish, Mode, Module, Normalizer, Relu, Sequential,
-        Sigmoid, Silu, Softmax, Tanh,
+        Sigmoid, Silu, Softmax, Summary, Tanh,
     };
     pub use tapegrad_optim::{
         clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Ewma, Momentum,

@@ -8,6 +8,8 @@ mod autograd_example;
 mod init_depth;
 #[path = "../examples/tensors.rs"]
 mod tensors_example;
+#[path = "../examples/two_input.rs"]
+mod two_input;
 
 use init_depth::{depth_stats, Activation};
 use tapegrad::nn::Init;
@@ -96,4 +98,23 @@ fn xavier_keeps_tanh_activations_in_range() {
 #[test]
 fn init_depth_example_runs() {
     init_depth::run();
+}
+
+/// Issue 11's two-input program: a derived model with BatchNorm and a skip connection learns,
+/// and its checkpoint (running statistics included) reloads to identical predictions.
+#[test]
+fn two_input_example_learns_and_reloads_exactly() {
+    let outcome = two_input::run(&two_input::Args {
+        epochs: 2,
+        seed: 0,
+        checkpoint: None,
+    })
+    .unwrap();
+    assert!(
+        outcome.final_mse < 0.5 * outcome.initial_mse,
+        "{} -> {}",
+        outcome.initial_mse,
+        outcome.final_mse
+    );
+    assert!(outcome.reload_identical);
 }
