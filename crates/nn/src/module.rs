@@ -84,6 +84,11 @@ pub type Named<T> = (String, Param<T>);
 ///
 /// Implementing it by hand: list [`Module::children`] and the parameters and buffers follow, or
 /// override [`Module::parameters`] and [`Module::buffers`] for a leaf that owns them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tapegrad `Module<{T}>`",
+    label = "not a module",
+    note = "a field of a `#[derive(Module)]` struct must be a layer, a model, a `Param`, or a plain value; mark any other field `#[module(skip)]`"
+)]
 pub trait Module<T: Float> {
     /// Trainable parameters with stable dotted names, in a fixed order (the children's, in
     /// order, unless overridden).
@@ -122,6 +127,13 @@ pub trait Module<T: Float> {
     #[doc(hidden)]
     fn address(&self) -> usize {
         self as *const Self as *const u8 as usize
+    }
+
+    /// Whether this is a plain value (a size, a rate) rather than a layer; summaries leave
+    /// such fields out.
+    #[doc(hidden)]
+    fn is_plain_value(&self) -> bool {
+        false
     }
 }
 
@@ -296,9 +308,17 @@ impl<T: Float, M: Module<T>, const N: usize> Module<T> for [M; N] {
 /// need no attribute.
 macro_rules! stateless {
     ($($ty:ty),*) => {$(
-        impl<T: Float> Module<T> for $ty {}
+        impl<T: Float> Module<T> for $ty {
+            fn is_plain_value(&self) -> bool {
+                true
+            }
+        }
     )*};
 }
 stateless!(bool, u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64, String, Mode);
 
-impl<T: Float, U: ?Sized> Module<T> for PhantomData<U> {}
+impl<T: Float, U: ?Sized> Module<T> for PhantomData<U> {
+    fn is_plain_value(&self) -> bool {
+        true
+    }
+}

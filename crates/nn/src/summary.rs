@@ -184,6 +184,9 @@ fn walk<T: Float>(
     });
     keys.push((module.address(), module.type_name()));
     for (child_name, child) in children {
+        if child.is_plain_value() {
+            continue;
+        }
         let path = if name.is_empty() {
             child_name
         } else {

@@ -352,5 +352,7 @@ fn a_two_input_model_is_summarised_by_tracing_its_forward() {
     assert_eq!(find("head").output, Some(vec![5, 1]));
     assert_eq!(find("scale").param_shapes, [vec![1]]);
     assert_eq!(summary.rows()[0].output, Some(vec![5, 1]));
+    // Plain values (`width: usize`) are fields, not layers: no row.
+    assert!(summary.rows().iter().all(|r| r.name != "width"));
     assert_eq!(summary.total_params(), model.num_parameters());
 }
