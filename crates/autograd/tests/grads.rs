@@ -1,8 +1,10 @@
-//! Gradient accumulation over micro-batches.
+//! Gradient accumulation over micro-batches and frozen parameters.
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tapegrad_autograd::{AutogradError, Grads, Param, Tape, Var};
+use tapegrad_autograd::{
+    gradcheck_params, AutogradError, GradcheckError, Grads, ModelCheck, Param, Tape, Var,
+};
 use tapegrad_tensor::{Tensor, TensorError};
 
 /// A two-layer model `tanh(x·W1 + b1)·W2 + b2` with fixed random parameters.
@@ -195,4 +197,80 @@ fn scale_multiplies_param_and_var_gradients() {
     grads.scale(0.25);
     assert_eq!(grads.get(&w).unwrap().to_vec(), [0.75, 1.0]);
     assert_eq!(grads.wrt(&x).unwrap().to_vec(), [0.25, -0.5]);
+}
+
+#[test]
+fn a_frozen_param_gets_no_gradient_and_records_nothing() {
+    let (model, data) = (Model::new(3), data());
+    let trained = {
+        let tape = Tape::new();
+        model
+            .squared_errors(&tape, &data, 0, 6)
+            .sum_all()
+            .backward()
+    };
+    let first_layer = [&model.w1, &model.b1];
+    for p in first_layer {
+        p.clone().set_requires_grad(false); // a second handle freezes the parameter itself
+        assert!(!p.requires_grad());
+    }
+    let tape = Tape::new();
+    let grads = model
+        .squared_errors(&tape, &data, 0, 6)
+        .sum_all()
+        .backward();
+    assert!(grads.get(&model.w1).is_none() && grads.get(&model.b1).is_none());
+    assert_eq!(grads.len(), 2);
+    // The second layer's gradient does not depend on whether the first trains.
+    for p in [&model.w2, &model.b2] {
+        assert_eq!(
+            grads.get(p).unwrap().to_vec(),
+            trained.get(p).unwrap().to_vec()
+        );
+    }
+    // No work for the frozen layer: its matmul, add and tanh run as plain tensor ops.
+    let ops = tape.op_names();
+    assert!(!ops.contains(&"tanh"), "recorded {ops:?}");
+    assert_eq!(ops.iter().filter(|&&n| n == "matmul").count(), 1, "{ops:?}");
+
+    for p in first_layer {
+        p.set_requires_grad(true);
+    }
+    let tape = Tape::new();
+    let again = model
+        .squared_errors(&tape, &data, 0, 6)
+        .sum_all()
+        .backward();
+    assert_same_grads(&model, &again, &trained);
+}
+
+#[test]
+fn a_loss_of_frozen_params_only_is_a_constant() {
+    let w = Param::new("w", Tensor::from_vec(vec![2.0f64], &[1]));
+    w.set_requires_grad(false);
+    let tape = Tape::new();
+    let loss = tape.param(&w).square().sum_all();
+    assert!(!loss.requires_grad());
+    assert!(tape.is_empty());
+    assert!(loss.backward().is_empty());
+}
+
+#[test]
+fn gradcheck_params_checks_only_trainable_params() {
+    let (model, data) = (Model::new(4), data());
+    let loss = |tape: &Tape<f64>| model.squared_errors(tape, &data, 0, 6).mean_all();
+    model.w1.set_requires_grad(false);
+    // Were w1 compared, its zero analytic gradient would fail against the numeric one.
+    let report =
+        gradcheck_params("frozen w1", loss, &model.params(), ModelCheck::default()).unwrap();
+    assert!(report.worst.as_ref().is_some_and(|w| w.input != "w1"));
+    for p in model.params() {
+        p.set_requires_grad(false);
+    }
+    let err =
+        gradcheck_params("all frozen", loss, &model.params(), ModelCheck::default()).unwrap_err();
+    assert!(
+        matches!(&err, GradcheckError::Refused { why, .. } if why.contains("all 4 parameters are frozen")),
+        "{err}"
+    );
 }
