@@ -78,8 +78,7 @@ fn adamw(params: &[(String, Param<f64>)]) -> Box<dyn Optimizer<f64>> {
 
 #[test]
 fn steps_on_accumulated_micro_batches_equal_full_batch_steps() {
-    let make: [fn(&[(String, Param<f64>)]) -> Box<dyn Optimizer<f64>>; 2] = [sgd, adamw];
-    for make in make {
+    for make in [sgd, adamw] {
         let full = two_layers(1);
         let micro = copy_of(&full);
         let (mut full_opt, mut micro_opt) = (make(&full), make(&micro));
