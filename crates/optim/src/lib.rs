@@ -46,8 +46,8 @@ pub use ewma::{Ewma, EwmaTensor};
 pub use optimizer::{GroupConfig, NamedParams, Optimizer, StateDict, UPDATE_PARALLEL_THRESHOLD};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::{
-    Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, Schedule,
-    StepDecay, Warmup,
+    Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, LinearWarmup,
+    Schedule, ShiftedInverseSqrtDecay, StepDecay, Warmup,
 };
 pub use sgd::{Momentum, Sgd, SgdConfig};
 pub use tapegrad_tensor::io::FileError;
