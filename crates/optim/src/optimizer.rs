@@ -705,14 +705,14 @@ impl<T: Float> Core<T> {
 }
 
 /// Reads typed values from state metadata, listing absent and unparsable keys.
-struct Parser<'a> {
-    meta: &'a BTreeMap<String, String>,
-    missing: &'a mut Vec<String>,
-    mismatched: &'a mut Vec<String>,
+pub(crate) struct Parser<'a> {
+    pub(crate) meta: &'a BTreeMap<String, String>,
+    pub(crate) missing: &'a mut Vec<String>,
+    pub(crate) mismatched: &'a mut Vec<String>,
 }
 
 impl Parser<'_> {
-    fn get<V: std::str::FromStr>(&mut self, key: &str) -> Option<V> {
+    pub(crate) fn get<V: std::str::FromStr>(&mut self, key: &str) -> Option<V> {
         let Some(text) = self.meta.get(key) else {
             self.missing.push(key.to_string());
             return None;
