@@ -27,7 +27,9 @@ pub use error::{NnError, Result};
 pub use init::{Init, Initializer};
 pub use l2::{l2_penalty, l2_penalty_of, try_l2_penalty, try_l2_penalty_of, L2Scope};
 pub use linear::Linear;
-pub use loss::{BceWithLogitsLoss, CrossEntropyLoss, MseLoss, NllLoss};
+pub use loss::{
+    BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, KlDivLoss, L1Loss, MseLoss, NllLoss,
+};
 pub use module::{prefixed, prefixed_buffers, Mode, Module, Named};
 pub use normalize::{NormalizeLayer, Normalizer};
 pub use sequential::Sequential;
