@@ -1,5 +1,5 @@
-//! `Var` and `Tensor` spell `clamp` alike: the same arguments in the same order, giving the same
-//! values and the same errors.
+//! `Var` and `Tensor` spell `clamp` and `where_` alike: the same arguments in the same order,
+//! giving the same values and the same errors.
 
 use tapegrad_autograd::Tape;
 use tapegrad_tensor::testing::caught;
@@ -46,4 +46,41 @@ fn clamp_agrees<T: Float>() {
 fn var_and_tensor_clamp_take_element_bounds_and_agree() {
     clamp_agrees::<f32>();
     clamp_agrees::<f64>();
+}
+
+#[test]
+fn var_and_tensor_where_are_methods_on_the_true_branch() {
+    let mask = Tensor::from_vec(vec![1.0, 0.0, 1.0, 0.0], &[2, 2]);
+    let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    let b = Tensor::from_vec(vec![-1.0, -2.0], &[2, 1]);
+    let want = [1.0, -1.0, 3.0, -2.0];
+    assert_eq!(a.where_(&mask, &b).to_vec(), want);
+    assert_eq!(Tensor::select(&mask, &a, &b).to_vec(), want);
+    let tape = Tape::<f64>::new();
+    let (va, vb) = (
+        tape.input_with_grad(a.clone()),
+        tape.input_with_grad(b.clone()),
+    );
+    let y = va.where_(&mask, &vb);
+    assert_eq!(y.value().to_vec(), want);
+    let grads = y.sum_all().backward();
+    assert_eq!(grads.wrt(&va).unwrap().to_vec(), [1.0, 0.0, 1.0, 0.0]);
+    assert_eq!(grads.wrt(&vb).unwrap().to_vec(), [1.0, 1.0]);
+
+    let wrong = Tensor::zeros(&[3]);
+    let tensor = a.try_where_(&mask, &wrong).unwrap_err().to_string();
+    assert_eq!(
+        va.try_where_(&mask, &tape.input(wrong.clone()))
+            .unwrap_err()
+            .to_string(),
+        tensor
+    );
+    assert!(
+        tensor.starts_with("where_: cannot combine [2, 2] with [3]"),
+        "{tensor}"
+    );
+    let select = Tensor::try_select(&mask, &a, &wrong)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(select, tensor.replacen("where_", "select", 1));
 }
