@@ -183,8 +183,9 @@ pub struct StateDict<T: Float> {
 /// assert!(w.value().to_vec().iter().all(|x| x.abs() < 1e-2));
 /// ```
 pub trait Optimizer<T: Float> {
-    /// Updates every parameter that has a gradient in `grads`; parameters without one are
-    /// skipped (their state and step count do not change).
+    /// Updates every parameter that has a gradient in `grads`; parameters without one, frozen
+    /// ones ([`Param::set_requires_grad`]) among them, are skipped (their state and step count do
+    /// not change, and no weight decay applies), as PyTorch skips a `grad` of `None`.
     ///
     /// # Panics
     /// Where [`Optimizer::try_step`] returns an error, with its message.
