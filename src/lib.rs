@@ -37,6 +37,7 @@ pub mod prelude {
         GeluTanh, Init, LeakyRelu, Linear, Mish, Mode, Module, Normalizer, Relu, Sequential,
         Sigmoid, Silu, Softmax, Summary, Tanh,
     };
+    pub use tapegrad_nn::{HuberLoss, KlDivLoss, L1Loss};
     pub use tapegrad_optim::{
         clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Ewma, Momentum,
         Optimizer, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,

@@ -349,13 +349,32 @@ impl CheckedParams for Vec<(String, Param<f64>)> {
 /// regularisation included; random ops draw from the tape's generator (see [`Masks`]). On failure
 /// the report names the parameter and element with the largest absolute difference; pass a
 /// module's `parameters()` to have it named by its dotted path ([`CheckedParams`]).
+///
+/// Frozen parameters ([`Param::set_requires_grad`]`(false)`) are constants of the loss, with no
+/// analytic gradient to compare: they are left out, and θ holds only the trainable ones. A list
+/// with parameters that are all frozen is refused, since nothing would be checked.
 pub fn gradcheck_params(
     name: &str,
     loss: impl Fn(&Tape<f64>) -> Var<f64>,
     params: &(impl CheckedParams + ?Sized),
     opts: ModelCheck,
 ) -> Result<Report, GradcheckError> {
-    let params = params.checked_params();
+    let all = params.checked_params();
+    let params: Vec<(String, Param<f64>)> = all
+        .iter()
+        .filter(|(_, p)| p.requires_grad())
+        .cloned()
+        .collect();
+    if params.is_empty() && !all.is_empty() {
+        return Err(GradcheckError::Refused {
+            name: name.to_string(),
+            why: format!(
+                "all {} parameters are frozen (requires_grad is false), so there is no gradient to check; \
+                 unfreeze the ones to check with set_requires_grad(true)",
+                all.len()
+            ),
+        });
+    }
     let draws = std::cell::Cell::new(0u64);
     let next_tape = || {
         draws.set(draws.get() + 1);

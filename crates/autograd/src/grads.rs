@@ -1,9 +1,10 @@
 //! The result of a backward pass: one gradient per parameter and per input that asked for one.
 
+use crate::error::{or_panic, Result};
 use crate::param::{Param, ParamId};
 use crate::var::Var;
 use std::collections::HashMap;
-use tapegrad_tensor::{Float, Tensor};
+use tapegrad_tensor::{Float, Tensor, TensorError};
 
 /// Gradients from one backward pass, read per [`Param`] or per [`Var`].
 pub struct Grads<T> {
@@ -55,5 +56,130 @@ impl<T: Float> Grads<T> {
     /// Whether no parameter received a gradient.
     pub fn is_empty(&self) -> bool {
         self.params.is_empty()
+    }
+
+    /// An empty set of gradients, tied to no tape: the starting point for summing micro-batches
+    /// with [`Grads::accumulate`].
+    pub fn new() -> Self {
+        Grads {
+            params: HashMap::new(),
+            vars: HashMap::new(),
+            // No tape has this id, so `wrt` finds nothing in an accumulator.
+            tape_id: usize::MAX,
+        }
+    }
+
+    /// Adds `other`'s parameter gradients into these: summed where both have a parameter,
+    /// inserted where only `other` has it.
+    ///
+    /// This is gradient accumulation over micro-batches. PyTorch sums into each `.grad` every
+    /// time `backward` runs until `zero_grad`; here each backward returns fresh `Grads`, and
+    /// `accumulate` does the summing. The sum of micro-batch gradients is the gradient of the
+    /// summed loss; for the mean over `k` equal micro-batches of mean losses, [`Grads::scale`]
+    /// the sum by `1/k` before the optimizer step. Only parameter gradients are summed: a
+    /// [`Grads::wrt`] gradient belongs to one tape, and these keep their own.
+    ///
+    /// ```
+    /// # use tapegrad_autograd::{Grads, Param, Tape};
+    /// # use tapegrad_tensor::Tensor;
+    /// let w = Param::new("w", Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
+    /// let mut total = Grads::new();
+    /// for x in [[1.0, 0.0], [3.0, 4.0]] {
+    ///     let tape = Tape::new();
+    ///     let loss = (tape.param(&w) * tape.input(Tensor::from_vec(x.to_vec(), &[2]))).sum_all();
+    ///     total.accumulate(&loss.backward());
+    /// }
+    /// total.scale(0.5); // the mean of the two micro-batch losses
+    /// assert_eq!(total.get(&w).unwrap().to_vec(), [2.0, 2.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If a parameter's two gradients differ in shape; [`Grads::try_accumulate`] returns the error.
+    #[track_caller]
+    pub fn accumulate(&mut self, other: &Grads<T>) {
+        or_panic(self.try_accumulate(other))
+    }
+
+    /// Fallible [`Grads::accumulate`]: every shape is checked before anything is added, so on an
+    /// error these gradients are unchanged.
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] (inside
+    /// [`AutogradError::Tensor`](crate::AutogradError::Tensor)) naming
+    /// `Grads::accumulate`, both shapes and the parameter's id, if a parameter has gradients of
+    /// two shapes (the parameter was reshaped between the passes).
+    pub fn try_accumulate(&mut self, other: &Grads<T>) -> Result<()> {
+        self.check_fits(other)?;
+        for (id, g) in &other.params {
+            match self.params.get_mut(id) {
+                Some(sum) => sum.add_assign(g),
+                // A clone shares `other`'s buffer; a later sum into it copies first.
+                None => {
+                    self.params.insert(*id, g.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The sum of several passes' gradients, as [`Grads::accumulate`] adds them.
+    ///
+    /// # Panics
+    /// If a parameter's gradients differ in shape; [`Grads::try_accumulated`] returns the error.
+    #[track_caller]
+    pub fn accumulated(passes: impl IntoIterator<Item = Grads<T>>) -> Self {
+        or_panic(Self::try_accumulated(passes))
+    }
+
+    /// Fallible [`Grads::accumulated`].
+    ///
+    /// # Errors
+    /// As [`Grads::try_accumulate`], for the first pass that does not fit the sum so far.
+    pub fn try_accumulated(passes: impl IntoIterator<Item = Grads<T>>) -> Result<Self> {
+        let mut passes = passes.into_iter();
+        // The first pass becomes the sum, so its buffers are written in place, not copied.
+        let Some(mut total) = passes.next() else {
+            return Ok(Self::new());
+        };
+        for pass in passes {
+            total.try_accumulate(&pass)?;
+        }
+        Ok(total)
+    }
+
+    /// Multiplies every gradient (parameters' and vars') by `factor`, in place: `scale(1/k)`
+    /// turns the sum of `k` micro-batches into their mean.
+    pub fn scale(&mut self, factor: T) {
+        for g in self.params.values_mut().chain(self.vars.values_mut()) {
+            g.scale_assign(factor);
+        }
+    }
+
+    /// The first parameter whose gradient in `other` has another shape than here, as an error.
+    fn check_fits(&self, other: &Grads<T>) -> Result<()> {
+        // Sorted, so the error names the same parameter every run.
+        let mut ids: Vec<&ParamId> = other.params.keys().collect();
+        ids.sort();
+        for id in ids {
+            let (Some(sum), Some(g)) = (self.params.get(id), other.params.get(id)) else {
+                continue;
+            };
+            if sum.shape() != g.shape() {
+                return Err(TensorError::ShapeMismatch {
+                    op: "Grads::accumulate",
+                    lhs: sum.shape().to_vec(),
+                    rhs: g.shape().to_vec(),
+                    why: format!("the two gradients of parameter {id:?} differ in shape"),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Float> Default for Grads<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -1,6 +1,6 @@
 //! Long-lived, named parameters that outlive any one tape.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tapegrad_tensor::{Float, Tensor};
 
@@ -15,6 +15,7 @@ struct Inner<T> {
     id: ParamId,
     name: String,
     value: RwLock<Tensor<T>>,
+    requires_grad: AtomicBool,
 }
 
 /// A trainable tensor with a stable id and a name (e.g. `layers.0.weight`).
@@ -42,6 +43,7 @@ impl<T: Float> Param<T> {
                 id,
                 name: name.into(),
                 value: RwLock::new(value.contiguous()),
+                requires_grad: AtomicBool::new(true),
             }),
         }
     }
@@ -54,6 +56,37 @@ impl<T: Float> Param<T> {
     /// This parameter's name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// Whether tapes differentiate this parameter: `true` unless frozen with
+    /// [`Param::set_requires_grad`]`(false)`.
+    pub fn requires_grad(&self) -> bool {
+        self.inner.requires_grad.load(Ordering::Relaxed)
+    }
+
+    /// Freezes (`false`) or unfreezes (`true`) the parameter, for every handle to it
+    /// (PyTorch: `requires_grad_`).
+    ///
+    /// A frozen parameter enters a tape as a constant: [`Tape::param`](crate::Tape::param) records
+    /// nothing for it, `backward` computes no gradient for it and does no work on its behalf,
+    /// and optimizers, which skip a parameter without a gradient, leave it and its state alone.
+    /// The flag is read when the parameter is linked into a tape, so a change applies from the
+    /// next forward pass.
+    ///
+    /// ```
+    /// # use tapegrad_autograd::{Param, Tape};
+    /// # use tapegrad_tensor::Tensor;
+    /// let w = Param::new("w", Tensor::from_vec(vec![2.0f64], &[1]));
+    /// let handle = w.clone();
+    /// handle.set_requires_grad(false); // freezes `w` too: both handles are one parameter
+    /// let tape = Tape::new();
+    /// let loss = tape.param(&w).square().sum_all();
+    /// assert!(!w.requires_grad() && loss.backward().get(&w).is_none());
+    /// ```
+    pub fn set_requires_grad(&self, requires_grad: bool) {
+        self.inner
+            .requires_grad
+            .store(requires_grad, Ordering::Relaxed);
     }
 
     /// The current value (a cheap clone sharing storage).

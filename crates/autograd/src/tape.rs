@@ -173,7 +173,14 @@ impl<T: Float> Tape<T> {
     }
 
     /// Links a long-lived parameter into this pass; its gradient is read with [`Grads::get`].
+    ///
+    /// A frozen parameter ([`Param::set_requires_grad`]`(false)`) is linked as a constant, as
+    /// [`Tape::input`] would: nothing is recorded, and no gradient flows to it or through the
+    /// ops that only it feeds.
     pub fn param(&self, p: &Param<T>) -> Var<T> {
+        if !p.requires_grad() {
+            return self.input(p.value());
+        }
         self.leaf(p.value(), Some(p.id()), false)
     }
 

@@ -28,7 +28,9 @@ pub use error::{NnError, Result};
 pub use init::{Init, Initializer};
 pub use l2::{l2_penalty, l2_penalty_of, try_l2_penalty, try_l2_penalty_of, L2Scope};
 pub use linear::Linear;
-pub use loss::{BceWithLogitsLoss, CrossEntropyLoss, MseLoss, NllLoss};
+pub use loss::{
+    BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, KlDivLoss, L1Loss, MseLoss, NllLoss,
+};
 #[doc(hidden)]
 pub use module::__derive;
 pub use module::{prefixed, prefixed_buffers, Forward, Mode, Module, Named};

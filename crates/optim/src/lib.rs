@@ -1,6 +1,6 @@
 //! Optimizers for tapegrad: SGD (with momentum in its EWMA and classic forms, and Nesterov),
-//! RMSprop, Adam, AdamW and AMSGrad; learning-rate schedules; gradient clipping; and
-//! exponentially weighted moving averages.
+//! RMSprop, Adam, AdamW and AMSGrad; learning-rate schedules and [`ReduceLrOnPlateau`];
+//! gradient clipping; and exponentially weighted moving averages.
 //!
 //! Every optimizer implements [`Optimizer`]: `step(&grads)` updates its parameters in place,
 //! skipping those without a gradient; parameter groups carry their own lr and weight decay; and
@@ -34,6 +34,7 @@ mod clip;
 mod error;
 mod ewma;
 mod optimizer;
+mod plateau;
 mod rmsprop;
 mod schedule;
 mod sgd;
@@ -44,10 +45,11 @@ pub use clip::{clip_grad_norm, clip_grad_value};
 pub use error::{OptimError, Result};
 pub use ewma::{Ewma, EwmaTensor};
 pub use optimizer::{GroupConfig, NamedParams, Optimizer, StateDict, UPDATE_PARALLEL_THRESHOLD};
+pub use plateau::{PlateauMode, ReduceLrOnPlateau, ReduceLrOnPlateauConfig, ThresholdMode};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use schedule::{
-    Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, Schedule,
-    StepDecay, Warmup,
+    Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, LinearWarmup,
+    Schedule, ShiftedInverseSqrtDecay, StepDecay, Warmup,
 };
 pub use sgd::{Momentum, Sgd, SgdConfig};
 pub use tapegrad_tensor::io::FileError;

@@ -183,8 +183,9 @@ pub struct StateDict<T: Float> {
 /// assert!(w.value().to_vec().iter().all(|x| x.abs() < 1e-2));
 /// ```
 pub trait Optimizer<T: Float> {
-    /// Updates every parameter that has a gradient in `grads`; parameters without one are
-    /// skipped (their state and step count do not change).
+    /// Updates every parameter that has a gradient in `grads`; parameters without one, frozen
+    /// ones ([`Param::set_requires_grad`]) among them, are skipped (their state and step count do
+    /// not change, and no weight decay applies), as PyTorch skips a `grad` of `None`.
     ///
     /// # Panics
     /// Where [`Optimizer::try_step`] returns an error, with its message.
@@ -705,14 +706,14 @@ impl<T: Float> Core<T> {
 }
 
 /// Reads typed values from state metadata, listing absent and unparsable keys.
-struct Parser<'a> {
-    meta: &'a BTreeMap<String, String>,
-    missing: &'a mut Vec<String>,
-    mismatched: &'a mut Vec<String>,
+pub(crate) struct Parser<'a> {
+    pub(crate) meta: &'a BTreeMap<String, String>,
+    pub(crate) missing: &'a mut Vec<String>,
+    pub(crate) mismatched: &'a mut Vec<String>,
 }
 
 impl Parser<'_> {
-    fn get<V: std::str::FromStr>(&mut self, key: &str) -> Option<V> {
+    pub(crate) fn get<V: std::str::FromStr>(&mut self, key: &str) -> Option<V> {
         let Some(text) = self.meta.get(key) else {
             self.missing.push(key.to_string());
             return None;

@@ -177,10 +177,19 @@ impl Schedule for ExponentialDecay {
 
 /// `α = α₀ · k / √max(epoch, 1)`: epochs 0 and 1 both use `α₀ · k`, so epoch 0 is finite.
 ///
+/// [`ShiftedInverseSqrtDecay`] counts from 1 instead, `α₀ · k / √(epoch + 1)`, so every epoch
+/// decays. Side by side, for `α₀ = 0.1, k = 2`:
+///
+/// | epoch                     | 0   | 1      | 3      | 4      | 15      | 16      |
+/// |---------------------------|-----|--------|--------|--------|---------|---------|
+/// | `InverseSqrtDecay`        | 0.2 | 0.2    | 0.2/√3 | 0.1    | 0.2/√15 | 0.05    |
+/// | `ShiftedInverseSqrtDecay` | 0.2 | 0.2/√2 | 0.1    | 0.2/√5 | 0.05    | 0.2/√17 |
+///
 /// ```
 /// # use tapegrad_optim::{InverseSqrtDecay, Schedule};
 /// let s = InverseSqrtDecay { initial_lr: 0.1, k: 2.0 };
-/// assert_eq!([s.lr(0), s.lr(1), s.lr(4)], [0.2, 0.2, 0.1]);
+/// assert_eq!([s.lr(0), s.lr(1), s.lr(4), s.lr(16)], [0.2, 0.2, 0.1, 0.05]);
+/// assert_eq!(s.lr(3), 0.2 / 3f64.sqrt());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InverseSqrtDecay {
@@ -205,6 +214,40 @@ impl Schedule for InverseSqrtDecay {
             epoch,
             self.initial_lr * self.k / (epoch.max(1) as f64).sqrt(),
         )
+    }
+}
+
+/// `α = α₀ · k / √(epoch + 1)`: [`InverseSqrtDecay`] with epochs counted from 1, so epoch 0 uses
+/// `α₀ · k` and each later epoch a smaller rate (see the table on [`InverseSqrtDecay`]).
+///
+/// ```
+/// # use tapegrad_optim::{Schedule, ShiftedInverseSqrtDecay};
+/// let s = ShiftedInverseSqrtDecay { initial_lr: 0.1, k: 2.0 };
+/// assert_eq!([s.lr(0), s.lr(3), s.lr(15)], [0.2, 0.1, 0.05]);
+/// assert_eq!(s.lr(1), 0.2 / 2f64.sqrt());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShiftedInverseSqrtDecay {
+    /// `α₀`.
+    pub initial_lr: f64,
+    /// The constant `k` scaling `α₀`.
+    pub k: f64,
+}
+
+impl Schedule for ShiftedInverseSqrtDecay {
+    #[track_caller]
+    fn lr(&self, epoch: usize) -> f64 {
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        check_non_negative("ShiftedInverseSqrtDecay", "initial_lr", self.initial_lr)?;
+        check_non_negative("ShiftedInverseSqrtDecay", "k", self.k)
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
+        // In f64, so `usize::MAX + 1` does not overflow.
+        let count = epoch as f64 + 1.0;
+        usable(epoch, self.initial_lr * self.k / count.sqrt())
     }
 }
 
@@ -290,6 +333,8 @@ impl Schedule for CosineAnnealing {
 /// linearly to `S(0)` in `w` equal steps (`S(0)/w, 2·S(0)/w, …, S(0)` at epoch `w − 1`), and from
 /// there `S` runs from its epoch 0, shifted by `w − 1`. `w = 0` is `S` unchanged.
 ///
+/// The first rate is `S(0)/w`, never 0; [`LinearWarmup::from_zero`] starts at exactly 0.
+///
 /// ```
 /// # use tapegrad_optim::{Constant, ExponentialDecay, Schedule, Warmup};
 /// let s = Warmup { schedule: ExponentialDecay { initial_lr: 1.0, rate: 0.5 }, warmup: 4 };
@@ -322,5 +367,77 @@ impl<S: Schedule> Schedule for Warmup<S> {
             base
         };
         usable(epoch, lr)
+    }
+}
+
+/// A linear warm-up of `w = warmup` epochs from `f₀ · S(0)` to `S(0)`, in front of any
+/// schedule `S`; `f₀ = start_factor`, and [`LinearWarmup::from_zero`] sets it to 0.
+///
+/// `α(e) = S(0) · (f₀ + (1 − f₀) · e / w)` for `e < w`, then `α(e) = S(e − w)`: the rate climbs
+/// in `w` equal steps from `f₀ · S(0)` at epoch 0 and reaches `S(0)` at epoch `w`, where `S`
+/// starts. `w = 0` is `S` unchanged. PyTorch: `LinearLR(start_factor=f₀, total_iters=w)`
+/// followed from epoch `w` by `S` (`SequentialLR(…, milestones=[w])`).
+///
+/// [`Warmup`] with `w` epochs is this with `w − 1` epochs and `f₀ = 1/w`. The two, for
+/// `S = ExponentialDecay { initial_lr: 1.0, rate: 0.5 }`:
+///
+/// | epoch                               | 0    | 1    | 2    | 3    | 4   | 5    | 6     |
+/// |-------------------------------------|------|------|------|------|-----|------|-------|
+/// | `LinearWarmup::from_zero(S, 4)`     | 0    | 0.25 | 0.5  | 0.75 | 1   | 0.5  | 0.25  |
+/// | `Warmup { schedule: S, warmup: 4 }` | 0.25 | 0.5  | 0.75 | 1    | 0.5 | 0.25 | 0.125 |
+///
+/// ```
+/// # use tapegrad_optim::{ExponentialDecay, LinearWarmup, Schedule};
+/// let s = LinearWarmup::from_zero(ExponentialDecay { initial_lr: 1.0, rate: 0.5 }, 4);
+/// let table: Vec<f64> = (0..7).map(|e| s.lr(e)).collect();
+/// assert_eq!(table, [0.0, 0.25, 0.5, 0.75, 1.0, 0.5, 0.25]);
+///
+/// let half = LinearWarmup { start_factor: 0.5, ..s };
+/// assert_eq!([half.lr(0), half.lr(2), half.lr(4)], [0.5, 0.75, 1.0]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinearWarmup<S> {
+    /// The schedule after warm-up.
+    pub schedule: S,
+    /// Warm-up length `w` in epochs.
+    pub warmup: usize,
+    /// `f₀ ∈ [0, 1]`, the fraction of `S(0)` used at epoch 0.
+    pub start_factor: f64,
+}
+
+impl<S> LinearWarmup<S> {
+    /// A warm-up from exactly 0 at epoch 0 to `S(0)` at epoch `warmup` (`start_factor` 0).
+    pub fn from_zero(schedule: S, warmup: usize) -> Self {
+        LinearWarmup {
+            schedule,
+            warmup,
+            start_factor: 0.0,
+        }
+    }
+}
+
+impl<S: Schedule> Schedule for LinearWarmup<S> {
+    #[track_caller]
+    fn lr(&self, epoch: usize) -> f64 {
+        or_panic(self.try_lr(epoch))
+    }
+    fn validate(&self) -> Result<()> {
+        // `!(…)` so that NaN is refused too.
+        if !(0.0..=1.0).contains(&self.start_factor) {
+            return Err(OptimError::config(
+                "LinearWarmup",
+                format!("start_factor must be in [0, 1], got {}", self.start_factor),
+            ));
+        }
+        self.schedule.validate()
+    }
+    fn try_lr(&self, epoch: usize) -> Result<f64> {
+        self.validate()?;
+        if epoch >= self.warmup {
+            return usable(epoch, self.schedule.try_lr(epoch - self.warmup)?);
+        }
+        let f0 = self.start_factor;
+        let factor = f0 + (1.0 - f0) * epoch as f64 / self.warmup as f64;
+        usable(epoch, self.schedule.try_lr(0)? * factor)
     }
 }

@@ -1,8 +1,8 @@
 //! Learning-rate schedules against tables computed by hand.
 
 use tapegrad_optim::{
-    Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, Optimizer,
-    Schedule, Sgd, SgdConfig, StepDecay, Warmup,
+    Constant, CosineAnnealing, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, LinearWarmup,
+    Optimizer, Schedule, Sgd, SgdConfig, ShiftedInverseSqrtDecay, StepDecay, Warmup,
 };
 use tapegrad_tensor::testing::{assert_walk_passes, caught};
 
@@ -51,6 +51,27 @@ fn inverse_sqrt_decay_uses_max_epoch_1() {
     let want = [1.0, 1.0, 1.0 / 2f64.sqrt(), 1.0 / 3f64.sqrt(), 0.5];
     assert_table("inverse sqrt", &s, &want);
     assert!((s.lr(9) - 1.0 / 3.0).abs() < 1e-15);
+}
+
+#[test]
+fn shifted_inverse_sqrt_decay_counts_epochs_from_1() {
+    // 0.5 · 2 / √(e + 1): 1, 1/√2, 1/√3, 1/2, …, 1/3 at e = 8.
+    let s = ShiftedInverseSqrtDecay {
+        initial_lr: 0.5,
+        k: 2.0,
+    };
+    let want = [1.0, 1.0 / 2f64.sqrt(), 1.0 / 3f64.sqrt(), 0.5];
+    assert_table("shifted inverse sqrt", &s, &want);
+    assert!((s.lr(8) - 1.0 / 3.0).abs() < 1e-15);
+    // One epoch ahead of InverseSqrtDecay from its epoch 1 on.
+    let plain = InverseSqrtDecay {
+        initial_lr: 0.5,
+        k: 2.0,
+    };
+    for e in [0, 1, 7, 1000] {
+        assert_eq!(s.lr(e), plain.lr(e + 1), "epoch {e}");
+    }
+    assert!(s.lr(usize::MAX) > 0.0);
 }
 
 #[test]
@@ -126,6 +147,85 @@ fn warmup_composes_with_any_schedule() {
 }
 
 #[test]
+fn linear_warmup_starts_at_start_factor_and_reaches_s0_at_epoch_w() {
+    let step = StepDecay {
+        initial_lr: 0.3,
+        step_size: 2,
+        gamma: 0.1,
+    };
+    // From 0 in three equal steps of 0.1; S starts at epoch 3.
+    let s = LinearWarmup::from_zero(step, 3);
+    assert_eq!(s.lr(0), 0.0);
+    assert_table(
+        "linear warmup from zero",
+        &s,
+        &[0.0, 0.1, 0.2, 0.3, 0.3, 0.03, 0.03],
+    );
+    // f₀ = 0.5: 0.15, then 0.15 + 0.15·e/3.
+    let s = LinearWarmup {
+        start_factor: 0.5,
+        ..s
+    };
+    assert_table(
+        "linear warmup from half",
+        &s,
+        &[0.15, 0.2, 0.25, 0.3, 0.3, 0.03],
+    );
+    let s = LinearWarmup::from_zero(Constant { lr: 0.4 }, 0);
+    assert_table("no linear warmup", &s, &[0.4, 0.4]);
+    let s = LinearWarmup::from_zero(Constant { lr: 0.4 }, 1);
+    assert_table("one-epoch linear warmup", &s, &[0.0, 0.4, 0.4]);
+}
+
+#[test]
+fn warmup_is_linear_warmup_one_epoch_shorter_from_one_over_w() {
+    let s = ExponentialDecay {
+        initial_lr: 0.8,
+        rate: 0.9,
+    };
+    for w in 1..6 {
+        let old = Warmup {
+            schedule: s,
+            warmup: w,
+        };
+        let new = LinearWarmup {
+            schedule: s,
+            warmup: w - 1,
+            start_factor: 1.0 / w as f64,
+        };
+        for e in 0..12 {
+            let (a, b) = (old.lr(e), new.lr(e));
+            assert!((a - b).abs() <= 1e-15 * a, "w {w}, epoch {e}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn linear_warmup_start_factor_must_be_in_0_1() {
+    for f in [1.5, -0.1, f64::NAN, f64::INFINITY] {
+        let s = LinearWarmup {
+            schedule: Constant { lr: 0.1 },
+            warmup: 2,
+            start_factor: f,
+        };
+        let msg = s.try_lr(0).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            format!("LinearWarmup: start_factor must be in [0, 1], got {f}")
+        );
+        assert_eq!(caught(|| s.lr(5)), Err(msg));
+    }
+    for f in [0.0, 1.0] {
+        let s = LinearWarmup {
+            schedule: Constant { lr: 0.1 },
+            warmup: 2,
+            start_factor: f,
+        };
+        assert!(s.try_lr(0).is_ok());
+    }
+}
+
+#[test]
 fn a_schedule_drives_an_optimizer() {
     let w = tapegrad_autograd::Param::new("w", tapegrad_tensor::Tensor::<f64>::zeros(&[1]));
     let mut opt = Sgd::new(
@@ -159,13 +259,13 @@ impl Schedule for Fixed {
     }
 }
 
-/// Every schedule parameter set to NaN, ±∞ or a negative value, alone and under a warm-up, at
+/// Every schedule parameter set to NaN, ±∞ or a negative value, alone and under either warm-up, at
 /// several epochs: `try_lr` is an error naming the schedule and the parameter, `lr` panics with
 /// it; a user schedule or an overflow giving a NaN, infinite or negative rate is an error too.
 #[test]
 fn bad_schedule_parameters_are_errors_at_every_epoch() {
     type Build = fn(f64) -> Box<dyn Schedule>;
-    let fields: [(&str, &str, Build); 11] = [
+    let fields: [(&str, &str, Build); 14] = [
         ("Constant", "lr", |x| Box::new(Constant { lr: x })),
         ("InverseTimeDecay", "initial_lr", |x| {
             Box::new(InverseTimeDecay {
@@ -201,6 +301,25 @@ fn bad_schedule_parameters_are_errors_at_every_epoch() {
             Box::new(InverseSqrtDecay {
                 initial_lr: 0.1,
                 k: x,
+            })
+        }),
+        ("ShiftedInverseSqrtDecay", "initial_lr", |x| {
+            Box::new(ShiftedInverseSqrtDecay {
+                initial_lr: x,
+                k: 1.0,
+            })
+        }),
+        ("ShiftedInverseSqrtDecay", "k", |x| {
+            Box::new(ShiftedInverseSqrtDecay {
+                initial_lr: 0.1,
+                k: x,
+            })
+        }),
+        ("LinearWarmup", "start_factor", |x| {
+            Box::new(LinearWarmup {
+                schedule: Constant { lr: 0.1 },
+                warmup: 2,
+                start_factor: x,
             })
         }),
         ("StepDecay", "initial_lr", |x| {
@@ -244,16 +363,17 @@ fn bad_schedule_parameters_are_errors_at_every_epoch() {
             }
         }
         for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
-            for warmup in [None, Some(3)] {
+            for warmup in ["none", "Warmup", "LinearWarmup"] {
                 cases += 1;
                 let schedule: Box<dyn Schedule> = match warmup {
-                    None => build(bad),
-                    Some(warmup) => Box::new(Warmup {
+                    "none" => build(bad),
+                    "Warmup" => Box::new(Warmup {
                         schedule: build(bad),
-                        warmup,
+                        warmup: 3,
                     }),
+                    _ => Box::new(LinearWarmup::from_zero(build(bad), 3)),
                 };
-                let label = format!("{name} with {field} {bad}, warm-up {warmup:?}");
+                let label = format!("{name} with {field} {bad}, warm-up {warmup}");
                 let names = [name.to_string(), field.to_string(), format!("{bad}")];
                 let mut problems = Vec::new();
                 for epoch in epochs {
@@ -300,6 +420,6 @@ fn bad_schedule_parameters_are_errors_at_every_epoch() {
             other => failures.push(format!("{label}: try_lr gave {other:?}")),
         }
     }
-    assert_eq!(cases, 91);
+    assert_eq!(cases, 14 * 4 * 3 + 3);
     assert_walk_passes(cases, &failures);
 }

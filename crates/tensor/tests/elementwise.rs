@@ -263,11 +263,18 @@ fn check_where<T: Float>(ops: &[Tensor<T>; 3], kinds: [usize; 3]) -> Check {
     let [c, a, b] = [0, 1, 2].map(|k| relayout(&ops[k], kinds[k]));
     let (want, shape) = naive_where(&[c.clone(), a.clone(), b.clone()]);
     // Selection copies values, so the result is exact in either precision.
-    expect("where_", &c.where_(&a, &b), &want, &shape, Tol(0.0, 0.0))?;
+    expect("where_", &a.where_(&c, &b), &want, &shape, Tol(0.0, 0.0))?;
+    expect(
+        "select",
+        &Tensor::select(&c, &a, &b),
+        &want,
+        &shape,
+        Tol(0.0, 0.0),
+    )?;
     let (want, shape) = naive_where(&[c.clone(), b.clone(), a.clone()]);
     expect(
         "where_, swapped",
-        &c.where_(&b, &a),
+        &b.where_(&c, &a),
         &want,
         &shape,
         Tol(0.0, 0.0),
@@ -402,7 +409,7 @@ fn parallel_paths_match_naive() {
         ));
         let cond = v.gt_scalar(0.0);
         let (want, shape) = naive_where(&[cond.clone(), v.clone(), row.clone()]);
-        check(expect("where_", &cond.where_(&v, &row), &want, &shape, tol));
+        check(expect("where_", &v.where_(&cond, &row), &want, &shape, tol));
         let mut y = v.clone();
         y += &row;
         check(expect_binary(

@@ -751,13 +751,13 @@ fn walk_huge_shapes<T: Float>(walk: &mut Walk) {
             }
             for &c in &sizes {
                 let [p, q, r] = [[a, 1, 1], [1, b, 1], [1, 1, c]].map(|s| one.broadcast_to(&s));
-                for op in ["where_", "zip_map3"] {
+                for op in ["where_", "select", "zip_map3"] {
                     let what = format!("{ty} {op}([{a}, 1, 1], [1, {b}, 1], [1, 1, {c}])");
                     walk.try_form(op, what, built::<T>(&[a, b, c]), || {
-                        shape_of(if op == "where_" {
-                            p.try_where_(&q, &r)
-                        } else {
-                            p.try_zip_map3(&q, &r, |x, _, _| x)
+                        shape_of(match op {
+                            "where_" => q.try_where_(&p, &r),
+                            "select" => Tensor::try_select(&p, &q, &r),
+                            _ => p.try_zip_map3(&q, &r, |x, _, _| x),
                         })
                     });
                 }

@@ -44,7 +44,8 @@ impl<T: Float> Var<T> {
 
     /// `mask ? self : other` elementwise, with three-way broadcasting; `mask` is nonzero where `self` is taken.
     ///
-    /// PyTorch: `torch.where(mask, self, other)`.
+    /// PyTorch: `self.where(mask, other)`, i.e. `torch.where(mask, self, other)`; the same
+    /// argument order as [`Tensor::where_`].
     #[track_caller]
     pub fn where_(&self, mask: &Tensor<T>, other: &Var<T>) -> Var<T> {
         or_panic(self.try_where_(mask, other))
@@ -52,7 +53,7 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`Var::where_`].
     pub fn try_where_(&self, mask: &Tensor<T>, other: &Var<T>) -> Result<Var<T>> {
-        let out = mask.try_where_(self.value(), other.value())?;
+        let out = self.value().try_where_(mask, other.value())?;
         self.try_record(out, &[self, other], WhereBackward { mask: mask.clone() })
     }
 }
@@ -100,8 +101,8 @@ impl<T: Float> Backward<T> for WhereBackward<T> {
     fn backward(&self, g: &Tensor<T>, needs: &[bool]) -> Vec<Option<Tensor<T>>> {
         let zeros = Tensor::zeros(&[]);
         vec![
-            needs[0].then(|| self.mask.where_(g, &zeros)),
-            needs[1].then(|| self.mask.where_(&zeros, g)),
+            needs[0].then(|| Tensor::select(&self.mask, g, &zeros)),
+            needs[1].then(|| Tensor::select(&self.mask, &zeros, g)),
         ]
     }
 }

@@ -359,24 +359,33 @@ impl<T: Float> Var<T> {
     pub fn softplus(&self) -> Var<T> {
         self.unary(Softplus)
     }
-    /// Clamps into `[lo, hi]`.
+    /// `min(max(x, min), max)` elementwise; NaN stays NaN. The bounds are element values, so
+    /// they take `T` as [`Tensor::clamp`](tapegrad_tensor::Tensor::clamp) and the `*_scalar` ops do (PyTorch: `torch.clamp`).
+    ///
+    /// Gradient `g` strictly inside `(min, max)`, else 0.
     ///
     /// # Panics
-    /// If `lo > hi`; [`Var::try_clamp`] returns the error.
+    /// If `min > max` or either bound is NaN; [`Var::try_clamp`] returns the error.
     #[track_caller]
-    pub fn clamp(&self, lo: f64, hi: f64) -> Var<T> {
-        or_panic(self.try_clamp(lo, hi))
+    pub fn clamp(&self, min: T, max: T) -> Var<T> {
+        or_panic(self.try_clamp(min, max))
     }
     /// Fallible [`Var::clamp`].
-    pub fn try_clamp(&self, lo: f64, hi: f64) -> Result<Var<T>> {
-        if lo > hi || lo.is_nan() || hi.is_nan() {
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] naming `clamp` if `min > max` or either bound is NaN,
+    /// with [`Tensor::try_clamp`](tapegrad_tensor::Tensor::try_clamp)'s message.
+    pub fn try_clamp(&self, min: T, max: T) -> Result<Var<T>> {
+        // The tensor op's check, so both forms refuse the same bounds with the same message.
+        if min.is_nan() || max.is_nan() || min > max {
             return Err(TensorError::InvalidArgument {
                 op: "clamp",
-                what: format!("lower bound {lo} above upper bound {hi}"),
+                what: format!("min {min} must not exceed max {max}"),
             }
             .into());
         }
-        Ok(self.unary(Clamp(lo, hi)))
+        // `T` → `f64` is exact for f32 and f64, so the op compares against the bounds as given.
+        Ok(self.unary(Clamp(min.to_f64(), max.to_f64())))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Comparisons that produce masks, and `where_`, which consumes them.
+//! Comparisons that produce masks, and `where_` and `select`, which consume them.
 //!
 //! A mask is a tensor of the same float type holding `1.0` (true) and `0.0` (false), so it can be
 //! multiplied, summed or averaged directly (accuracy is `pred.eq(&labels).mean()`). Comparisons
@@ -158,40 +158,84 @@ impl<T: Float> Tensor<T> {
         self.map(|x| mask(x >= s))
     }
 
-    /// `on_true` where `self ≠ 0`, else `on_false`, all three broadcast together.
+    /// `self` where `mask ≠ 0`, else `other`, all three broadcast together: the method on the
+    /// values taken where the mask holds, as autograd's `Var::where_` and PyTorch's
+    /// `x.where(mask, y)` (`torch.where(mask, x, y)`). [`Tensor::select`] is the same with the
+    /// mask first.
     ///
-    /// A NaN condition counts as true (NaN ≠ 0). PyTorch: `torch.where(cond, a, b)`.
+    /// A NaN mask element counts as true (NaN ≠ 0).
     ///
     /// ```
     /// # use tapegrad_tensor::Tensor;
     /// let x = Tensor::from_vec(vec![-1.0f32, 2.0, -3.0], &[3]);
-    /// let y = x.gt_scalar(0.0).where_(&x, &Tensor::scalar(0.0));
+    /// let y = x.where_(&x.gt_scalar(0.0), &Tensor::scalar(0.0)); // relu
     /// assert_eq!(y.to_vec(), vec![0.0, 2.0, 0.0]);
     /// ```
     ///
     /// # Panics
     /// If the three shapes do not broadcast; [`Tensor::try_where_`] returns the error.
     #[track_caller]
-    pub fn where_(&self, on_true: &Self, on_false: &Self) -> Self {
-        or_panic(self.try_where_(on_true, on_false))
+    pub fn where_(&self, mask: &Self, other: &Self) -> Self {
+        or_panic(self.try_where_(mask, other))
     }
 
     /// Fallible [`Tensor::where_`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming `where_` if the
-    /// shapes do not broadcast; `lhs` is the condition's shape, or the broadcast of the condition
-    /// and `on_true` when `on_false` is the one that does not fit.
-    pub fn try_where_(&self, on_true: &Self, on_false: &Self) -> Result<Self> {
-        // Select, not `c·a + (1−c)·b`: the blend would turn an unselected ∞ or NaN into NaN.
-        map_ternary("where_", [self, on_true, on_false], |c, a, b| {
-            if c != T::ZERO {
-                a
-            } else {
-                b
-            }
-        })
+    /// shapes do not broadcast; as in [`Tensor::try_select`], `lhs` is the mask's shape, or the
+    /// broadcast of the mask and `self` when `other` is the one that does not fit.
+    pub fn try_where_(&self, mask: &Self, other: &Self) -> Result<Self> {
+        choose("where_", mask, self, other)
     }
+
+    /// `on_true` where `mask ≠ 0`, else `on_false`, all three broadcast together: the mask-first
+    /// reading of [`Tensor::where_`] (PyTorch: `torch.where(mask, on_true, on_false)`; not
+    /// `torch.select`, which picks one index along an axis, here [`Tensor::narrow`]).
+    ///
+    /// A NaN mask element counts as true (NaN ≠ 0).
+    ///
+    /// ```
+    /// # use tapegrad_tensor::Tensor;
+    /// let mask = Tensor::from_vec(vec![1.0f64, 0.0, 1.0], &[3]);
+    /// let y = Tensor::select(&mask, &Tensor::scalar(7.0), &Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
+    /// assert_eq!(y.to_vec(), vec![7.0, 2.0, 7.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the three shapes do not broadcast; [`Tensor::try_select`] returns the error.
+    #[track_caller]
+    pub fn select(mask: &Self, on_true: &Self, on_false: &Self) -> Self {
+        or_panic(Self::try_select(mask, on_true, on_false))
+    }
+
+    /// Fallible [`Tensor::select`].
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming `select` if the
+    /// shapes do not broadcast; `lhs` is the mask's shape, or the broadcast of the mask and
+    /// `on_true` when `on_false` is the one that does not fit.
+    pub fn try_select(mask: &Self, on_true: &Self, on_false: &Self) -> Result<Self> {
+        choose("select", mask, on_true, on_false)
+    }
+}
+
+/// `on_true` where `mask ≠ 0`, else `on_false`: the kernel of `where_` and `select`, whose errors
+/// name `op`.
+fn choose<T: Float>(
+    op: &'static str,
+    mask: &Tensor<T>,
+    on_true: &Tensor<T>,
+    on_false: &Tensor<T>,
+) -> Result<Tensor<T>> {
+    // Select, not `c·a + (1−c)·b`: the blend would turn an unselected ∞ or NaN into NaN.
+    map_ternary(op, [mask, on_true, on_false], |c, a, b| {
+        if c != T::ZERO {
+            a
+        } else {
+            b
+        }
+    })
 }
 
 #[cfg(test)]
@@ -247,7 +291,7 @@ mod tests {
         let cond = t(&[1.0, 0.0, -2.0, f64::NAN]);
         let a = t(&[f64::INFINITY, 2.0, 3.0, 4.0]);
         let b = Tensor::scalar(f64::NAN);
-        let y = cond.where_(&a, &b).to_vec();
+        let y = a.where_(&cond, &b).to_vec();
         assert_eq!(y[0], f64::INFINITY);
         assert!(y[1].is_nan());
         assert_eq!(&y[2..], &[3.0, 4.0]);
@@ -258,16 +302,23 @@ mod tests {
         let cond = Tensor::from_vec(vec![1.0, 0.0], &[2, 1]);
         let a = t(&[1.0, 2.0, 3.0]);
         let b = Tensor::from_vec(vec![-1.0, -2.0], &[2, 1]).t();
-        let y = cond.where_(&a, &b.t());
+        let y = a.where_(&cond, &b.t());
         assert_eq!(y.shape(), &[2, 3]);
         assert_eq!(y.to_vec(), [1.0, 2.0, 3.0, -2.0, -2.0, -2.0]);
-        let y = cond.t().where_(&a.unsqueeze(1), &b);
+        assert_eq!(Tensor::select(&cond, &a, &b.t()).to_vec(), y.to_vec());
+        let y = a.unsqueeze(1).where_(&cond.t(), &b);
         assert_eq!(y.shape(), &[3, 2]);
         assert_eq!(y.to_vec(), [1.0, -2.0, 2.0, -2.0, 3.0, -2.0]);
-        let err = cond.try_where_(&a, &t(&[0.0, 0.0])).unwrap_err();
+        let err = a.try_where_(&cond, &t(&[0.0, 0.0])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "where_: cannot combine [2, 3] with [2]: sizes 3 and 2 at axis 1 of the broadcast shape differ and neither is 1"
+        );
+        let err = Tensor::try_select(&cond, &a, &t(&[0.0, 0.0])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("select: cannot combine [2, 3] with [2]"),
+            "{err}"
         );
     }
 }

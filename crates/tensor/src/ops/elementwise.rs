@@ -314,7 +314,7 @@ impl<T: Float> Tensor<T> {
         })
     }
 
-    /// `min(max(x, min), max)`; NaN stays NaN.
+    /// `min(max(x, min), max)`; NaN stays NaN (PyTorch: `torch.clamp`).
     ///
     /// # Panics
     /// If `min > max` or either bound is NaN; [`Tensor::try_clamp`] returns the error.
