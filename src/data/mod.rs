@@ -1,4 +1,5 @@
-//! Data loading: IDX files, MNIST, and a dataset type with seeded mini-batches.
+//! Data loading: IDX files, MNIST, and a dataset type with seeded mini-batches and
+//! train/validation splits.
 //!
 //! ```no_run
 //! use tapegrad::rand::{rngs::StdRng, SeedableRng};
@@ -18,11 +19,13 @@ mod batches;
 mod error;
 mod idx;
 mod mnist;
+mod targets;
 
-pub use batches::{BatchOptions, Batches, Dataset};
+pub use batches::{BatchOptions, Batches, Dataset, SplitSize};
 pub use error::{DataError, FileError, Result};
 pub use idx::IdxArray;
 pub use mnist::{
     load_split, resolve_data_dir, shipped_data_dir, Mnist, MnistOptions, MNIST_CLASSES,
     MNIST_DIR_VAR,
 };
+pub use targets::Targets;
