@@ -1,7 +1,52 @@
-//! Datasets beyond MNIST: float-tensor targets and seeded train/validation splits.
+//! Datasets beyond MNIST: float-tensor targets, seeded train/validation splits, and CSV files
+//! (every malformed one an error naming the path, row and column).
 
-use tapegrad::data::{BatchOptions, Dataset, SplitSize, Targets};
+use std::fs;
+use std::path::{Path, PathBuf};
+use tapegrad::data::{BatchOptions, Column, CsvOptions, DataError, Dataset, SplitSize, Targets};
 use tapegrad::prelude::*;
+
+/// A fresh folder under the system temp dir, removed again when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "tapegrad-datasets-test-{}-{name}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    /// Writes `contents` to `name` in the folder and returns its path.
+    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Asserts that `err`'s message names `path` and contains every one of `parts`.
+#[track_caller]
+fn assert_message(err: &DataError, path: &Path, parts: &[&str]) {
+    let message = err.to_string();
+    assert!(
+        message.contains(&path.display().to_string()),
+        "message does not name {}: {message}",
+        path.display()
+    );
+    for part in parts {
+        assert!(message.contains(part), "message lacks {part:?}: {message}");
+    }
+}
 
 /// Sample `i` has inputs `[i, 100 + i, 200 + i]` and float targets `[10 i, -i]`: a batch row
 /// names its sample.
@@ -247,5 +292,355 @@ fn split_at_is_unshuffled() {
     assert_eq!(
         data.try_split_at(8).unwrap_err().to_string(),
         "split_at: cannot split 7 samples at 8"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+const HOUSES: &str = "\
+rooms,area,age,price
+3,70.5,12,210.5
+4,92,3,280
+2,48.25,40,150
+5,120,7,395.75
+";
+
+#[test]
+fn csv_round_trips_through_batches() {
+    let dir = TempDir::new("csv-round-trip");
+    let path = dir.write("houses.csv", HOUSES);
+    let data = Dataset::<f64, Tensor<f64>>::from_csv(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(data.x().shape(), &[4, 3]);
+    assert_eq!(
+        data.x().to_vec(),
+        [3.0, 70.5, 12.0, 4.0, 92.0, 3.0, 2.0, 48.25, 40.0, 5.0, 120.0, 7.0]
+    );
+    assert_eq!(data.y().shape(), &[4, 1]);
+    assert_eq!(data.y().to_vec(), [210.5, 280.0, 150.0, 395.75]);
+
+    // shuffled batches still pair each row with its own price
+    let price_of_rooms = |rooms: f64| match rooms as usize {
+        3 => 210.5,
+        4 => 280.0,
+        2 => 150.0,
+        _ => 395.75,
+    };
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut count = 0;
+    for (x, y) in data.batches(3, &mut rng, BatchOptions::default()) {
+        for r in 0..x.shape()[0] {
+            assert_eq!(y.get(&[r, 0]), price_of_rooms(x.get(&[r, 0])));
+            count += 1;
+        }
+    }
+    assert_eq!(count, 4);
+
+    // f32 too
+    let single = Dataset::<f32, Tensor<f32>>::from_csv(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(single.y().to_vec(), [210.5f32, 280.0, 150.0, 395.75]);
+}
+
+#[test]
+fn csv_columns_by_name_index_and_choice() {
+    let dir = TempDir::new("csv-columns");
+    let path = dir.write("houses.csv", HOUSES);
+    // two targets, by name and by index, in the order given
+    let options = CsvOptions::default().with_targets([Column::from("price"), Column::Index(0)]);
+    let data = Dataset::<f64, Tensor<f64>>::from_csv(&path, &options).unwrap();
+    assert_eq!(data.y().shape(), &[4, 2]);
+    assert_eq!(data.y().to_vec()[..4], [210.5, 3.0, 280.0, 4.0]);
+    assert_eq!(data.x().to_vec()[..2], [70.5, 12.0]);
+    // chosen features, in the order given
+    let options = CsvOptions::default()
+        .with_targets(["price"])
+        .with_features(["age", "rooms"]);
+    let data = Dataset::<f64, Tensor<f64>>::from_csv(&path, &options).unwrap();
+    assert_eq!(data.x().shape(), &[4, 2]);
+    assert_eq!(data.x().to_vec()[..4], [12.0, 3.0, 3.0, 4.0]);
+}
+
+#[test]
+fn csv_class_ids() {
+    let dir = TempDir::new("csv-classes");
+    let path = dir.write(
+        "iris-like.csv",
+        "sepal,petal,species\n5.1,1.4,0\n7.0,4.7,1\n6.3,6.0,2.0\n",
+    );
+    // the default target is the last column; `2.0` is a whole number
+    let data = Dataset::<f32>::from_csv(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(data.y(), &[0, 1, 2]);
+    assert_eq!(data.x().to_vec(), [5.1, 1.4, 7.0, 4.7, 6.3, 6.0]);
+    let mut rng = StdRng::seed_from_u64(0);
+    for (x, labels) in data.batches(2, &mut rng, BatchOptions::default()) {
+        for (r, &label) in labels.iter().enumerate() {
+            assert_eq!(x.get(&[r, 0]), [5.1, 7.0, 6.3][label]);
+        }
+    }
+}
+
+#[test]
+fn csv_layouts_without_header_quoted_and_windows() {
+    let dir = TempDir::new("csv-layouts");
+    // no header, semicolons, a target in the first column
+    let path = dir.write("plain.csv", "1;0.5;2\n0;1.5;3\n");
+    let options = CsvOptions::default()
+        .without_header()
+        .with_delimiter(b';')
+        .with_targets([0]);
+    let data = Dataset::<f64>::from_csv(&path, &options).unwrap();
+    assert_eq!(data.y(), &[1, 0]);
+    assert_eq!(data.x().to_vec(), [0.5, 2.0, 1.5, 3.0]);
+
+    // a byte-order mark, CRLF line ends, quoted fields, padding and a blank line
+    let path = dir.write(
+        "excel.csv",
+        "\u{feff}\"a\",\"b, quoted\",y\r\n\"1.5\", 2 ,3\r\n\r\n4,\" 5 \",6\r\n",
+    );
+    let options = CsvOptions::default().with_targets(["y"]);
+    let data = Dataset::<f64, Tensor<f64>>::from_csv(&path, &options).unwrap();
+    assert_eq!(data.x().to_vec(), [1.5, 2.0, 4.0, 5.0]);
+    assert_eq!(data.y().to_vec(), [3.0, 6.0]);
+    let options = CsvOptions::default().with_targets(["a"]);
+    let data = Dataset::<f64, Tensor<f64>>::from_csv(&path, &options).unwrap();
+    assert_eq!(
+        data.y().to_vec(),
+        [1.5, 4.0],
+        "the BOM is not part of the name"
+    );
+}
+
+/// Reads `contents` as a float-target CSV with `options` and returns the path and the error.
+fn csv_error(dir: &TempDir, contents: &str, options: &CsvOptions) -> (PathBuf, DataError) {
+    let path = dir.write("bad.csv", contents);
+    let err = Dataset::<f64, Tensor<f64>>::from_csv(&path, options)
+        .expect_err("a malformed file must be an error");
+    (path, err)
+}
+
+/// As [`csv_error`], for a class-id dataset.
+fn class_csv_error(dir: &TempDir, contents: &str, options: &CsvOptions) -> (PathBuf, DataError) {
+    let path = dir.write("bad.csv", contents);
+    let err =
+        Dataset::<f64>::from_csv(&path, options).expect_err("a malformed file must be an error");
+    (path, err)
+}
+
+#[test]
+fn csv_bad_cells_name_row_and_column() {
+    let dir = TempDir::new("csv-cells");
+    let options = CsvOptions::default().with_targets(["price"]);
+    // line 7 counting the header; the third column is "age"
+    let mut bad = String::from(HOUSES);
+    bad.push_str("1,30,1,99\n6,150,abc,500\n");
+    let (path, err) = csv_error(&dir, &bad, &options);
+    assert!(
+        matches!(
+            &err,
+            DataError::Cell {
+                row: 7,
+                column: 3,
+                name: Some(name),
+                value,
+                ..
+            } if name == "age" && value == "abc"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "csv: {}: row 7, column 3 (\"age\"): \"abc\" is not a number",
+            path.display()
+        )
+    );
+
+    let cases: &[(&str, &str)] = &[
+        (
+            "a,y\n1,2\nNaN,3\n",
+            "row 3, column 1 (\"a\"): \"NaN\" is not a finite number",
+        ),
+        (
+            "a,y\n1,2\n3,-inf\n",
+            "row 3, column 2 (\"y\"): \"-inf\" is not a finite number",
+        ),
+        ("a,y\n1,\n", "row 2, column 2 (\"y\"): empty cell"),
+        (
+            "a,y\n1e999,1\n",
+            "row 2, column 1 (\"a\"): \"1e999\" is not a finite number",
+        ),
+    ];
+    let options = CsvOptions::default();
+    for (contents, want) in cases {
+        let (path, err) = csv_error(&dir, contents, &options);
+        assert_message(&err, &path, &[want]);
+    }
+    // out of f32's range
+    let path = dir.write("big.csv", "a,y\n1e39,1\n");
+    let err = Dataset::<f32, Tensor<f32>>::from_csv(&path, &options).unwrap_err();
+    assert_message(
+        &err,
+        &path,
+        &["row 2, column 1 (\"a\"): \"1e39\" is out of range for f32"],
+    );
+    // without a header there is no name to give
+    let options = CsvOptions::default().without_header();
+    let (path, err) = csv_error(&dir, "1,2\n3,x\n", &options);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "csv: {}: row 2, column 2: \"x\" is not a number",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn csv_bad_class_ids_name_row_and_column() {
+    let dir = TempDir::new("csv-class-cells");
+    let options = CsvOptions::default();
+    let cases: &[(&str, &str)] = &[
+        (
+            "x,label\n1,0\n2,1.5\n",
+            "row 3, column 2 (\"label\"): \"1.5\" is not a whole number",
+        ),
+        (
+            "x,label\n1,-1\n",
+            "row 2, column 2 (\"label\"): \"-1\" is negative",
+        ),
+        (
+            "x,label\n1,cat\n",
+            "row 2, column 2 (\"label\"): \"cat\" is not a number",
+        ),
+    ];
+    for (contents, want) in cases {
+        let (path, err) = class_csv_error(&dir, contents, &options);
+        assert_message(&err, &path, &[want, "class ids are whole numbers from 0"]);
+    }
+    // class ids come from one column
+    let options = CsvOptions::default().with_targets([1, 2]);
+    let (path, err) = class_csv_error(&dir, "a,b,c\n1,2,3\n", &options);
+    assert_message(
+        &err,
+        &path,
+        &["class-id targets come from one column, but 2 are given"],
+    );
+}
+
+#[test]
+fn csv_ragged_rows_say_both_counts() {
+    let dir = TempDir::new("csv-ragged");
+    let (path, err) = csv_error(&dir, "a,b,y\n1,2,3\n4,5\n", &CsvOptions::default());
+    assert!(
+        matches!(
+            err,
+            DataError::Ragged {
+                row: 3,
+                found: 2,
+                expected: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_message(&err, &path, &["row 3 has 2 fields, but the header has 3"]);
+    let options = CsvOptions::default().without_header();
+    let (path, err) = csv_error(&dir, "1,2\n3,4\n5,6,7\n", &options);
+    assert_message(
+        &err,
+        &path,
+        &["row 3 has 3 fields, but the first row has 2"],
+    );
+    // a quoted field spanning lines: the next row's number is its line in an editor
+    let (path, err) = csv_error(&dir, "a,y\n\"1\n\",2\n3,4,5\n", &CsvOptions::default());
+    assert_message(&err, &path, &["row 4 has 3 fields"]);
+}
+
+#[test]
+fn csv_empty_files_and_missing_columns() {
+    let dir = TempDir::new("csv-empty");
+    let (path, err) = csv_error(&dir, "", &CsvOptions::default());
+    assert!(matches!(err, DataError::Empty { .. }), "{err}");
+    assert_message(&err, &path, &["empty file"]);
+    let (path, err) = csv_error(&dir, "a,b,y\n", &CsvOptions::default());
+    assert_message(&err, &path, &["no data rows", "only the header"]);
+
+    let options = CsvOptions::default().with_targets(["cost"]);
+    let (path, err) = csv_error(&dir, HOUSES, &options);
+    assert!(matches!(err, DataError::MissingColumn { .. }), "{err}");
+    assert_message(
+        &err,
+        &path,
+        &[
+            "no column \"cost\"",
+            "4 columns: \"rooms\", \"area\", \"age\", \"price\"",
+        ],
+    );
+    let options = CsvOptions::default().with_targets([4]);
+    let (path, err) = csv_error(&dir, HOUSES, &options);
+    assert_message(&err, &path, &["no column index 4"]);
+    let options = CsvOptions::default()
+        .with_targets(["price"])
+        .with_features(["size"]);
+    let (path, err) = csv_error(&dir, HOUSES, &options);
+    assert_message(&err, &path, &["no column \"size\""]);
+}
+
+#[test]
+fn csv_options_that_do_not_fit_the_file() {
+    let dir = TempDir::new("csv-options");
+    let cases: Vec<(CsvOptions, &str)> = vec![
+        (
+            CsvOptions::default()
+                .without_header()
+                .with_targets(["price"]),
+            "column \"price\" is asked for by name, but has_header is false",
+        ),
+        (
+            CsvOptions::default().with_targets(["price", "price"]),
+            "column 4 (\"price\") is a target twice",
+        ),
+        (
+            CsvOptions::default().with_features(["rooms", "price"]),
+            "column 4 (\"price\") is both a feature and a target",
+        ),
+        (
+            CsvOptions::default().with_targets(Vec::<Column>::new()),
+            "no target columns given",
+        ),
+        (
+            CsvOptions::default().with_targets([0, 1, 2, 3]),
+            "no feature columns",
+        ),
+    ];
+    for (options, want) in cases {
+        let (path, err) = csv_error(&dir, HOUSES, &options);
+        assert!(matches!(err, DataError::Format { .. }), "{err}");
+        assert_message(&err, &path, &[want]);
+    }
+    let (path, err) = csv_error(
+        &dir,
+        "a,a,y\n1,2,3\n",
+        &CsvOptions::default().with_features(["a"]),
+    );
+    assert_message(&err, &path, &["the header names columns 1 and 2 \"a\""]);
+}
+
+#[test]
+fn csv_missing_file_says_what_to_do() {
+    let dir = TempDir::new("csv-missing");
+    let path = dir.0.join("nothing.csv");
+    let err = Dataset::<f32>::from_csv(&path, &CsvOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, DataError::NotFound { op: "csv", .. }),
+        "{err}"
+    );
+    assert_message(&err, &path, &["no such file", "check the path"]);
+    let relative = Path::new("no/such/dir/data.csv");
+    let err = Dataset::<f32>::from_csv(relative, &CsvOptions::default()).unwrap_err();
+    assert_message(
+        &err,
+        relative,
+        &["relative paths start from the working directory"],
     );
 }

@@ -1,5 +1,5 @@
-//! Data loading: IDX files, MNIST, and a dataset type with seeded mini-batches and
-//! train/validation splits.
+//! Data loading: IDX files, MNIST and CSV files, and a dataset type with seeded
+//! mini-batches and train/validation splits.
 //!
 //! ```no_run
 //! use tapegrad::rand::{rngs::StdRng, SeedableRng};
@@ -13,15 +13,18 @@
 //! # Ok::<(), tapegrad::data::DataError>(())
 //! ```
 //!
-//! Reading a file never panics: every defect is a [`DataError`] naming the path.
+//! Reading a file never panics: every defect is a [`DataError`] naming the path (and for CSV the
+//! row and column).
 
 mod batches;
+mod csv;
 mod error;
 mod idx;
 mod mnist;
 mod targets;
 
 pub use batches::{BatchOptions, Batches, Dataset, SplitSize};
+pub use csv::{Column, CsvOptions};
 pub use error::{DataError, FileError, Result};
 pub use idx::IdxArray;
 pub use mnist::{

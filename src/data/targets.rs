@@ -111,12 +111,15 @@ impl<T: Float> Targets<T> for Tensor<T> {
     }
 }
 
-/// The parts of [`Targets`] only this crate uses: checks and messages.
+/// The parts of [`Targets`] only this crate uses: checks, messages and the file readers' hooks.
 pub(crate) mod sealed {
     use super::*;
 
     /// Implemented for `Vec<usize>` and `Tensor<T>` only; keeps [`Targets`] closed.
     pub trait Sealed<T: Float>: Sized {
+        /// One target cell of a CSV file, parsed.
+        type Cell;
+
         /// Why these targets cannot label samples at all (a scalar tensor has no sample axis).
         fn defect(&self) -> Option<String>;
 
@@ -130,9 +133,24 @@ pub(crate) mod sealed {
         fn prepared(&self) -> Cow<'_, Self>
         where
             Self: Clone;
+
+        /// The most target columns a CSV file may give these targets (`Some(1)` for class ids).
+        fn max_columns() -> Option<usize>;
+
+        /// Parses one CSV target cell; the error says why, quoting the text.
+        fn parse_cell(text: &str) -> std::result::Result<Self::Cell, String>;
+
+        /// The targets from the parsed cells, row-major, `rows × columns` of them.
+        fn from_cells(
+            cells: Vec<Self::Cell>,
+            rows: usize,
+            columns: usize,
+        ) -> std::result::Result<Self, String>;
     }
 
     impl<T: Float> Sealed<T> for Vec<usize> {
+        type Cell = usize;
+
         fn defect(&self) -> Option<String> {
             None
         }
@@ -148,9 +166,27 @@ pub(crate) mod sealed {
         fn prepared(&self) -> Cow<'_, Self> {
             Cow::Borrowed(self)
         }
+
+        fn max_columns() -> Option<usize> {
+            Some(1)
+        }
+
+        fn parse_cell(text: &str) -> std::result::Result<usize, String> {
+            crate::data::csv::parse_class(text)
+        }
+
+        fn from_cells(
+            cells: Vec<usize>,
+            _rows: usize,
+            _columns: usize,
+        ) -> std::result::Result<Self, String> {
+            Ok(cells)
+        }
     }
 
     impl<T: Float> Sealed<T> for Tensor<T> {
+        type Cell = T;
+
         fn defect(&self) -> Option<String> {
             self.shape()
                 .is_empty()
@@ -171,6 +207,22 @@ pub(crate) mod sealed {
             } else {
                 Cow::Owned(self.contiguous())
             }
+        }
+
+        fn max_columns() -> Option<usize> {
+            None
+        }
+
+        fn parse_cell(text: &str) -> std::result::Result<T, String> {
+            crate::data::csv::parse_float(text)
+        }
+
+        fn from_cells(
+            cells: Vec<T>,
+            rows: usize,
+            columns: usize,
+        ) -> std::result::Result<Self, String> {
+            Tensor::try_from_vec(cells, &[rows, columns]).map_err(|e| e.to_string())
         }
     }
 }
