@@ -1,9 +1,12 @@
-//! Datasets beyond MNIST: float-tensor targets, seeded train/validation splits, and CSV files
-//! (every malformed one an error naming the path, row and column).
+//! Datasets beyond MNIST: float-tensor targets, seeded train/validation splits, CSV and NumPy
+//! `.npy` files (every malformed one an error naming the path, row and column).
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use tapegrad::data::{BatchOptions, Column, CsvOptions, DataError, Dataset, SplitSize, Targets};
+use tapegrad::data::{
+    read_npy, read_npy_labels, BatchOptions, Column, CsvOptions, DataError, Dataset, SplitSize,
+    Targets,
+};
 use tapegrad::prelude::*;
 
 /// A fresh folder under the system temp dir, removed again when dropped.
@@ -643,4 +646,390 @@ fn csv_missing_file_says_what_to_do() {
         relative,
         &["relative paths start from the working directory"],
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// NumPy .npy
+
+/// A version 1.0 `.npy` file with header dict `dict` followed by `data`, padded as NumPy pads it.
+fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = dict.as_bytes().to_vec();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(data);
+    out
+}
+
+fn dict(descr: &str, fortran: bool, shape: &str) -> String {
+    let order = if fortran { "True" } else { "False" };
+    format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}")
+}
+
+fn le_bytes<const N: usize, V>(
+    values: impl IntoIterator<Item = V>,
+    f: impl Fn(V) -> [u8; N],
+) -> Vec<u8> {
+    values.into_iter().flat_map(f).collect()
+}
+
+#[test]
+fn npy_floats_of_any_rank_and_byte_order() {
+    let dir = TempDir::new("npy-floats");
+    let values: Vec<f32> = (0..24).map(|v| v as f32 * 0.5).collect();
+    let path = dir.write(
+        "x.npy",
+        npy(
+            &dict("<f4", false, "(2, 3, 4)"),
+            &le_bytes(values.clone(), f32::to_le_bytes),
+        ),
+    );
+    let x = read_npy::<f32>(&path).unwrap();
+    assert_eq!(x.shape(), &[2, 3, 4]);
+    assert_eq!(x.to_vec(), values);
+    assert_eq!(read_npy::<f64>(&path).unwrap().get(&[1, 2, 3]), 11.5);
+
+    let path = dir.write(
+        "big-endian.npy",
+        npy(
+            &dict(">f8", false, "(3,)"),
+            &le_bytes([1.25f64, -2.0, 1e300], f64::to_be_bytes),
+        ),
+    );
+    assert_eq!(
+        read_npy::<f64>(&path).unwrap().to_vec(),
+        [1.25, -2.0, 1e300]
+    );
+    let err = read_npy::<f32>(&path).unwrap_err();
+    assert_message(
+        &err,
+        &path,
+        &["element [2] is 1e300, which is not a finite f32"],
+    );
+
+    let path = dir.write(
+        "scalar.npy",
+        npy(&dict("<f8", false, "()"), &7.5f64.to_le_bytes()),
+    );
+    let scalar = read_npy::<f64>(&path).unwrap();
+    assert_eq!((scalar.shape(), scalar.item()), (&[][..], 7.5));
+
+    let path = dir.write("empty.npy", npy(&dict("<f4", false, "(0, 3)"), &[]));
+    assert_eq!(read_npy::<f32>(&path).unwrap().shape(), &[0, 3]);
+}
+
+#[test]
+fn npy_integers_and_bools_read_as_floats() {
+    let dir = TempDir::new("npy-ints");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("|u1", vec![0, 7, 255]),
+        ("|i1", le_bytes([0i8, 7, -1], i8::to_le_bytes)),
+        ("<i2", le_bytes([0i16, 7, -300], i16::to_le_bytes)),
+        ("<u2", le_bytes([0u16, 7, 65535], u16::to_le_bytes)),
+        ("<i4", le_bytes([0i32, 7, -70000], i32::to_le_bytes)),
+        (">i8", le_bytes([0i64, 7, 1 << 40], i64::to_be_bytes)),
+        ("<u8", le_bytes([0u64, 7, 1 << 50], u64::to_le_bytes)),
+        ("|b1", vec![0, 1, 1]),
+    ];
+    let wants: [[f64; 3]; 8] = [
+        [0.0, 7.0, 255.0],
+        [0.0, 7.0, -1.0],
+        [0.0, 7.0, -300.0],
+        [0.0, 7.0, 65535.0],
+        [0.0, 7.0, -70000.0],
+        [0.0, 7.0, (1u64 << 40) as f64],
+        [0.0, 7.0, (1u64 << 50) as f64],
+        [0.0, 1.0, 1.0],
+    ];
+    for ((descr, data), want) in cases.into_iter().zip(wants) {
+        let path = dir.write("a.npy", npy(&dict(descr, false, "(3,)"), &data));
+        assert_eq!(read_npy::<f64>(&path).unwrap().to_vec(), want, "{descr}");
+    }
+}
+
+#[test]
+fn npy_fortran_order_is_transposed() {
+    let dir = TempDir::new("npy-fortran");
+    // a[i, j, k] = 100 i + 10 j + k for shape (2, 3, 4), stored column-major (i fastest)
+    let mut stored = Vec::new();
+    for k in 0..4 {
+        for j in 0..3 {
+            for i in 0..2 {
+                stored.push((100 * i + 10 * j + k) as f64);
+            }
+        }
+    }
+    let path = dir.write(
+        "f.npy",
+        npy(
+            &dict("<f8", true, "(2, 3, 4)"),
+            &le_bytes(stored, f64::to_le_bytes),
+        ),
+    );
+    let a = read_npy::<f64>(&path).unwrap();
+    assert_eq!(a.shape(), &[2, 3, 4]);
+    let want = Tensor::<f64>::from_fn(&[2, 3, 4], |ix| (100 * ix[0] + 10 * ix[1] + ix[2]) as f64);
+    assert_eq!(a.to_vec(), want.to_vec());
+    assert!(a.is_contiguous());
+
+    // a non-finite element is named by its logical index, not its stored position
+    let mut stored = vec![0.0f64; 6];
+    stored[1] = f64::NAN; // column-major (2, 3): position 1 is a[1, 0]
+    let path = dir.write(
+        "nan.npy",
+        npy(
+            &dict("<f8", true, "(2, 3)"),
+            &le_bytes(stored, f64::to_le_bytes),
+        ),
+    );
+    let err = read_npy::<f64>(&path).unwrap_err();
+    assert_message(&err, &path, &["element [1, 0] is NaN", "must be finite"]);
+}
+
+#[test]
+fn npy_written_by_npyz_round_trips() {
+    use npyz::WriterBuilder;
+    let dir = TempDir::new("npy-npyz");
+    let path = dir.0.join("w.npy");
+    let values: Vec<f64> = (0..6).map(|v| v as f64 - 2.5).collect();
+    let mut file = fs::File::create(&path).unwrap();
+    let mut writer = npyz::WriteOptions::<f64>::new()
+        .default_dtype()
+        .shape(&[3, 2])
+        .writer(&mut file)
+        .begin_nd()
+        .unwrap();
+    writer.extend(values.iter().copied()).unwrap();
+    writer.finish().unwrap();
+    let x = read_npy::<f64>(&path).unwrap();
+    assert_eq!(x.shape(), &[3, 2]);
+    assert_eq!(x.to_vec(), values);
+}
+
+#[test]
+fn npy_labels_and_datasets() {
+    let dir = TempDir::new("npy-dataset");
+    let x = dir.write(
+        "x.npy",
+        npy(
+            &dict("<f4", false, "(3, 2)"),
+            &le_bytes((0..6).map(|v| v as f32), f32::to_le_bytes),
+        ),
+    );
+    let y = dir.write(
+        "y.npy",
+        npy(
+            &dict("<i8", false, "(3,)"),
+            &le_bytes([2i64, 0, 1], i64::to_le_bytes),
+        ),
+    );
+    assert_eq!(read_npy_labels(&y).unwrap(), [2, 0, 1]);
+    let data = Dataset::<f32>::from_npy(&x, &y).unwrap();
+    assert_eq!(data.y(), &[2, 0, 1]);
+    assert_eq!(data.x().to_vec(), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+
+    // u8 labels of shape [n, 1]
+    let y8 = dir.write("y8.npy", npy(&dict("|u1", false, "(3, 1)"), &[9, 8, 7]));
+    assert_eq!(Dataset::<f64>::from_npy(&x, &y8).unwrap().y(), &[9, 8, 7]);
+
+    // float targets
+    let yf = dir.write(
+        "yf.npy",
+        npy(
+            &dict("<f8", false, "(3, 1)"),
+            &le_bytes([0.5f64, 1.5, 2.5], f64::to_le_bytes),
+        ),
+    );
+    let data = Dataset::<f32, Tensor<f32>>::from_npy(&x, &yf).unwrap();
+    assert_eq!(data.y().shape(), &[3, 1]);
+    assert_eq!(data.y().to_vec(), [0.5, 1.5, 2.5]);
+
+    // sample counts must agree
+    let y2 = dir.write(
+        "y2.npy",
+        npy(
+            &dict("<i4", false, "(2,)"),
+            &le_bytes([0i32, 1], i32::to_le_bytes),
+        ),
+    );
+    let err = Dataset::<f32>::from_npy(&x, &y2).unwrap_err();
+    assert!(matches!(err, DataError::SampleMismatch { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "npy: {}: 3 samples (shape [3, 2]), but the targets in {} number 2 (shape [2])",
+            x.display(),
+            y2.display()
+        )
+    );
+    let yf2 = dir.write("yf2.npy", npy(&dict("<f4", false, "(4, 2)"), &[0; 32]));
+    let err = Dataset::<f32, Tensor<f32>>::from_npy(&x, &yf2).unwrap_err();
+    assert_message(&err, &x, &["3 samples", "number 4 (shape [4, 2])"]);
+    let scalar = dir.write("s.npy", npy(&dict("<f4", false, "()"), &[0; 4]));
+    let err = Dataset::<f32>::from_npy(&scalar, &y).unwrap_err();
+    assert_message(&err, &scalar, &["need a sample axis"]);
+}
+
+#[test]
+fn npy_bad_labels_are_errors() {
+    let dir = TempDir::new("npy-labels");
+    let path = dir.write(
+        "neg.npy",
+        npy(
+            &dict("<i8", false, "(4,)"),
+            &le_bytes([0i64, 3, -2, 1], i64::to_le_bytes),
+        ),
+    );
+    let err = read_npy_labels(&path).unwrap_err();
+    assert_message(&err, &path, &["label 2 is -2", "whole numbers from 0"]);
+
+    let path = dir.write("float.npy", npy(&dict("<f4", false, "(2,)"), &[0; 8]));
+    let err = read_npy_labels(&path).unwrap_err();
+    assert_message(&err, &path, &["integer dtype", "<f4", "astype(np.int64)"]);
+
+    let path = dir.write("matrix.npy", npy(&dict("<i4", false, "(2, 3)"), &[0; 24]));
+    let err = read_npy_labels(&path).unwrap_err();
+    assert_message(&err, &path, &["labels need shape [n] or [n, 1]", "[2, 3]"]);
+}
+
+/// Writes `bytes` and reads them with `read_npy::<f32>`, expecting an error.
+fn npy_error(dir: &TempDir, bytes: &[u8]) -> (PathBuf, DataError) {
+    let path = dir.write("bad.npy", bytes);
+    let err = read_npy::<f32>(&path).expect_err("a defective file must be an error");
+    assert!(matches!(err, DataError::Format { op: "npy", .. }), "{err}");
+    (path, err)
+}
+
+#[test]
+fn npy_defects_are_errors_naming_the_file() {
+    let dir = TempDir::new("npy-defects");
+    let good = npy(&dict("<f4", false, "(2, 3)"), &[0; 24]);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            good[..good.len() - 14].to_vec(),
+            "truncated data: shape [2, 3] of <f4 needs 24 bytes, found 10",
+        ),
+        (
+            [&good[..], &[0; 5]].concat(),
+            "trailing bytes: shape [2, 3] of <f4 needs 24 bytes, found 29 (5 extra)",
+        ),
+        (
+            good[..40].to_vec(),
+            "truncated header: it is 118 bytes long, but the file ends after 30",
+        ),
+        (
+            good[..9].to_vec(),
+            "truncated header: the file ends inside the header size",
+        ),
+        (b"PK\x03\x04 a zip".to_vec(), "not a NumPy .npy file"),
+        (
+            b"\x93NUMPY\x07\x00".to_vec(),
+            "unsupported .npy format version 7.0",
+        ),
+        (
+            npy(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3) ",
+                &[0; 24],
+            ),
+            "corrupt header: could not parse Python expression",
+        ),
+        (
+            npy("{'descr': '<f4', 'fortran_order': False}", &[]),
+            "no 'shape' entry",
+        ),
+        (
+            npy(&dict("<f4", false, "(-2, 3)"), &[]),
+            "shape size \"-2\" is not a whole number",
+        ),
+        (
+            npy(
+                &dict("<f4", false, "(4294967296, 4294967296, 4294967296)"),
+                &[],
+            ),
+            "is too large to address",
+        ),
+        (
+            npy(
+                "{'descr': '<f4', 'fortran_order': 'no', 'shape': (1,), }",
+                &[0; 4],
+            ),
+            "corrupt header: 'fortran_order' value is not a bool",
+        ),
+        (
+            npy(&dict("<U3", false, "(2,)"), &[0; 24]),
+            "unsupported dtype <U3",
+        ),
+        (
+            npy(&dict("<f2", false, "(2,)"), &[0; 4]),
+            "unsupported dtype <f2",
+        ),
+        (
+            npy(&dict("<c8", false, "(2,)"), &[0; 16]),
+            "unsupported dtype <c8",
+        ),
+        (
+            npy(
+                "{'descr': [('a', '<i4'), ('b', '<f4')], 'fortran_order': False, 'shape': (2,), }",
+                &[0; 16],
+            ),
+            "structured dtype",
+        ),
+        (
+            npy(&dict("|b1", false, "(2,)"), &[0, 2]),
+            "corrupt data: invalid value for bool: 2",
+        ),
+        (
+            npy(
+                &dict("<f4", false, "(2,)"),
+                &le_bytes([1.0f32, f32::INFINITY], f32::to_le_bytes),
+            ),
+            "element [1] is inf",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let (path, err) = npy_error(&dir, &bytes);
+        assert_message(&err, &path, &["npy: ", want]);
+    }
+}
+
+#[test]
+fn npy_missing_file_says_what_to_do() {
+    let dir = TempDir::new("npy-missing");
+    let path = dir.0.join("x.npy");
+    let err = read_npy::<f32>(&path).unwrap_err();
+    assert!(
+        matches!(err, DataError::NotFound { op: "npy", .. }),
+        "{err}"
+    );
+    assert_message(&err, &path, &["no such file", "check the path"]);
+    let err = Dataset::<f32>::from_npy(&path, &path).unwrap_err();
+    assert!(matches!(err, DataError::NotFound { .. }), "{err}");
+}
+
+/// No prefix of a valid file, and no single corrupted byte, makes the reader panic.
+#[test]
+fn npy_no_prefix_or_single_byte_corruption_panics() {
+    let dir = TempDir::new("npy-fuzz");
+    let good = npy(
+        &dict("<i2", true, "(3, 2)"),
+        &le_bytes(0..6i16, i16::to_le_bytes),
+    );
+    let path = dir.0.join("f.npy");
+    for len in 0..good.len() {
+        fs::write(&path, &good[..len]).unwrap();
+        assert!(read_npy::<f32>(&path).is_err(), "prefix of {len} bytes");
+    }
+    for i in 0..good.len() {
+        for flip in [0x01u8, 0x10, 0x80, 0xff] {
+            let mut bad = good.clone();
+            bad[i] ^= flip;
+            fs::write(&path, &bad).unwrap();
+            let _ = read_npy::<f64>(&path);
+            let _ = read_npy_labels(&path);
+        }
+    }
 }

@@ -11,7 +11,7 @@ pub type Result<T> = std::result::Result<T, DataError>;
 /// What went wrong reading a data file or building a dataset.
 ///
 /// Every file variant names the path; the message form is `op: path: what: detail`, where `op` is
-/// `idx`, `mnist`, `csv` or `dataset`. CSV messages name the row as an editor numbers lines
+/// `idx`, `mnist`, `csv`, `npy` or `dataset`. CSV messages name the row as an editor numbers lines
 /// (from 1, header included) and the column from 1, with its header name when there is one.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -143,7 +143,7 @@ pub enum DataError {
     },
     /// The file a reader was pointed at does not exist.
     NotFound {
-        /// The reader (`csv`).
+        /// The reader (`csv`, `npy`).
         op: &'static str,
         /// The path as given.
         path: PathBuf,
@@ -196,14 +196,28 @@ pub enum DataError {
         /// The columns the file has: header names, or a count.
         available: String,
     },
-    /// The file cannot be used as asked: CSV options that do not fit it.
+    /// The file cannot be used as asked: a corrupt or unsupported NumPy header or dtype, data
+    /// shorter or longer than the header says, a bad label, or CSV options that do not fit it.
     Format {
-        /// The reader (`csv`).
+        /// The reader (`csv`, `npy`).
         op: &'static str,
         /// The file.
         path: PathBuf,
         /// What is wrong.
         why: String,
+    },
+    /// An inputs file and its targets file hold different numbers of samples.
+    SampleMismatch {
+        /// The reader (`npy`).
+        op: &'static str,
+        /// The inputs file.
+        x: PathBuf,
+        /// Its shape; the first size is the sample count.
+        x_shape: Vec<usize>,
+        /// The targets file.
+        y: PathBuf,
+        /// Its shape.
+        y_shape: Vec<usize>,
     },
 }
 
@@ -377,6 +391,21 @@ impl fmt::Display for DataError {
                 f,
                 "csv: {}: no column {column}; the file has {available}",
                 path.display()
+            ),
+            DataError::SampleMismatch {
+                op,
+                x,
+                x_shape,
+                y,
+                y_shape,
+            } => write!(
+                f,
+                "{op}: {}: {} samples (shape {x_shape:?}), but the targets in {} number {} \
+                 (shape {y_shape:?})",
+                x.display(),
+                x_shape.first().copied().unwrap_or(0),
+                y.display(),
+                y_shape.first().copied().unwrap_or(0)
             ),
         }
     }

@@ -1,4 +1,4 @@
-//! Data loading: IDX files, MNIST and CSV files, and a dataset type with seeded
+//! Data loading: IDX files, MNIST, CSV and NumPy `.npy` files, and a dataset type with seeded
 //! mini-batches and train/validation splits.
 //!
 //! ```no_run
@@ -21,6 +21,7 @@ mod csv;
 mod error;
 mod idx;
 mod mnist;
+mod npy;
 mod targets;
 
 pub use batches::{BatchOptions, Batches, Dataset, SplitSize};
@@ -31,4 +32,5 @@ pub use mnist::{
     load_split, resolve_data_dir, shipped_data_dir, Mnist, MnistOptions, MNIST_CLASSES,
     MNIST_DIR_VAR,
 };
+pub use npy::{read_npy, read_npy_labels};
 pub use targets::Targets;

@@ -1,8 +1,10 @@
 //! `Targets`: what a dataset predicts per sample (class ids or float tensors) and how it is gathered.
 
+use super::error::Result;
 use std::borrow::Cow;
 use std::fmt::Debug;
 use std::ops::Range;
+use std::path::Path;
 use tapegrad_tensor::{Float, Tensor};
 
 /// What a [`Dataset`](super::Dataset) predicts, one entry per sample: class ids (`Vec<usize>`, for
@@ -146,6 +148,9 @@ pub(crate) mod sealed {
             rows: usize,
             columns: usize,
         ) -> std::result::Result<Self, String>;
+
+        /// Reads these targets from a NumPy `.npy` file.
+        fn read_npy(path: &Path) -> Result<Self>;
     }
 
     impl<T: Float> Sealed<T> for Vec<usize> {
@@ -181,6 +186,10 @@ pub(crate) mod sealed {
             _columns: usize,
         ) -> std::result::Result<Self, String> {
             Ok(cells)
+        }
+
+        fn read_npy(path: &Path) -> Result<Self> {
+            crate::data::npy::read_npy_labels(path)
         }
     }
 
@@ -223,6 +232,10 @@ pub(crate) mod sealed {
             columns: usize,
         ) -> std::result::Result<Self, String> {
             Tensor::try_from_vec(cells, &[rows, columns]).map_err(|e| e.to_string())
+        }
+
+        fn read_npy(path: &Path) -> Result<Self> {
+            crate::data::npy::read_npy(path)
         }
     }
 }
