@@ -1,11 +1,12 @@
 //! Datasets beyond MNIST: float-tensor targets, seeded train/validation splits, CSV and NumPy
-//! `.npy` files (every malformed one an error naming the path, row and column).
+//! `.npy` files (every malformed one an error naming the path, row and column), and the shipped
+//! Friedman #1 regression CSV.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use tapegrad::data::{
-    read_npy, read_npy_labels, BatchOptions, Column, CsvOptions, DataError, Dataset, SplitSize,
-    Targets,
+    load_friedman1, read_npy, read_npy_labels, shipped_friedman1_csv, BatchOptions, Column,
+    CsvOptions, DataError, Dataset, SplitSize, Targets, FRIEDMAN1_CSV_VAR,
 };
 use tapegrad::prelude::*;
 
@@ -1032,4 +1033,109 @@ fn npy_no_prefix_or_single_byte_corruption_panics() {
             let _ = read_npy_labels(&path);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shipped Friedman #1 CSV
+
+/// The rows of `data/regression/friedman1.csv` as its README describes them: `x1`–`x5` uniform
+/// on [0, 1) and rounded to 4 decimals, then
+/// `y = 10 sin(π x1 x2) + 20 (x3 − 0.5)² + 10 x4 + 5 x5 + ε` with `ε ~ N(0, 1)`, rounded to 4
+/// decimals, all drawn from SplitMix64 seeded with 1991.
+fn friedman1_rows() -> Vec<[f64; 6]> {
+    let mut state: u64 = 1991;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut uniform = move || (next() >> 11) as f64 / (1u64 << 53) as f64;
+    let round4 = |v: f64| (v * 1e4).round() / 1e4;
+    (0..500)
+        .map(|_| {
+            let x: [f64; 5] = std::array::from_fn(|_| round4(uniform()));
+            // Box–Muller, one draw per row: 1 − u lies in (0, 1], so the logarithm is finite.
+            let (u1, u2) = (1.0 - uniform(), uniform());
+            let noise = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            let y = friedman1(&x) + noise;
+            [x[0], x[1], x[2], x[3], x[4], round4(y)]
+        })
+        .collect()
+}
+
+/// Friedman's first function, without noise.
+fn friedman1(x: &[f64]) -> f64 {
+    10.0 * (std::f64::consts::PI * x[0] * x[1]).sin()
+        + 20.0 * (x[2] - 0.5).powi(2)
+        + 10.0 * x[3]
+        + 5.0 * x[4]
+}
+
+/// The CSV text of [`friedman1_rows`].
+fn friedman1_csv() -> String {
+    let mut out = String::from("x1,x2,x3,x4,x5,y\n");
+    for row in friedman1_rows() {
+        let cells: Vec<String> = row.iter().map(|v| format!("{v:.4}")).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Rewrites the shipped file: `cargo test -p tapegrad --test datasets -- --ignored regenerate`.
+#[test]
+#[ignore = "writes data/regression/friedman1.csv"]
+fn regenerate_friedman1_csv() {
+    fs::write(shipped_friedman1_csv(), friedman1_csv()).unwrap();
+}
+
+#[test]
+fn shipped_friedman1_is_what_its_readme_says() {
+    let path = shipped_friedman1_csv();
+    let size = fs::metadata(&path).unwrap().len();
+    assert!(size < 50_000, "{} is {size} bytes", path.display());
+
+    let data = load_friedman1::<f64>(&path).unwrap();
+    assert_eq!(data.x().shape(), &[500, 5]);
+    assert_eq!(data.y().shape(), &[500, 1]);
+    // the generator reproduces every value (up to the last printed digit, whatever the libm)
+    let want = friedman1_rows();
+    let (x, y) = (data.x().to_vec(), data.y().to_vec());
+    for (i, row) in want.iter().enumerate() {
+        for j in 0..5 {
+            assert!((x[i * 5 + j] - row[j]).abs() < 1.5e-4, "row {i} x{}", j + 1);
+        }
+        assert!((y[i] - row[5]).abs() < 1.5e-4, "row {i} y");
+    }
+    // the features are uniform on [0, 1), the noise about the formula standard normal
+    assert!(x.iter().all(|v| (0.0..=1.0).contains(v)));
+    let residuals: Vec<f64> = (0..500)
+        .map(|i| y[i] - friedman1(&x[i * 5..i * 5 + 5]))
+        .collect();
+    let mean = residuals.iter().sum::<f64>() / 500.0;
+    let var = residuals.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / 499.0;
+    assert!(mean.abs() < 0.15, "noise mean {mean}");
+    assert!(
+        (0.85..1.15).contains(&var.sqrt()),
+        "noise std {}",
+        var.sqrt()
+    );
+}
+
+#[test]
+fn friedman1_missing_file_names_the_alternatives() {
+    let path = Path::new("/no/such/friedman1.csv");
+    let err = load_friedman1::<f32>(path).unwrap_err();
+    assert_message(
+        &err,
+        path,
+        &[
+            "no such file",
+            "--data FILE",
+            FRIEDMAN1_CSV_VAR,
+            "data/regression/friedman1.csv",
+        ],
+    );
 }
