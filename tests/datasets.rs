@@ -927,6 +927,7 @@ fn npy_defects_are_errors_naming_the_file() {
             "truncated header: the file ends inside the header size",
         ),
         (b"PK\x03\x04 a zip".to_vec(), "not a NumPy .npy file"),
+        (Vec::new(), "empty file"),
         (
             b"\x93NUMPY\x07\x00".to_vec(),
             "unsupported .npy format version 7.0",

@@ -239,6 +239,9 @@ fn load(path: &Path) -> Result<NpyArray> {
 
 /// Decodes the bytes of a `.npy` file, or says what is wrong with them.
 fn decode(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+    if bytes.is_empty() {
+        return Err("empty file: a .npy file starts with \\x93NUMPY and a header".to_string());
+    }
     if !bytes.starts_with(MAGIC) {
         return Err(format!(
             "not a NumPy .npy file: it starts with {:02x?}, not \\x93NUMPY",
