@@ -25,6 +25,7 @@ pub use rand;
 
 /// The common types in one import.
 pub mod prelude {
+    pub use crate::data::CsvOptions;
     pub use crate::data::{BatchOptions, Dataset, Mnist};
     /// The seeded generator and the traits its methods come from.
     pub use rand::{rngs::StdRng, Rng, SeedableRng};

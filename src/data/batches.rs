@@ -1,29 +1,39 @@
-//! `Dataset`: inputs with one class label per sample, and its seeded mini-batch iterator.
+//! `Dataset`: inputs with one target per sample (a class id or a float tensor row), its seeded
+//! mini-batch iterator and its train/validation splits.
 
 use super::error::{or_panic, DataError, Result};
+use super::targets::Targets;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use std::borrow::Cow;
 use std::ops::{Bound, RangeBounds};
 use tapegrad_tensor::{Float, Tensor};
 
-/// Samples along axis 0 of `x`, each with a class label in `y`.
+/// Samples along axis 0 of `x`, each with a target in `y`: a class id (`Y = Vec<usize>`, the
+/// default, as MNIST) or a row of a float tensor (`Y = Tensor<T>` of shape `[n, …]`, for
+/// regression).
 ///
 /// `x` has shape `[n, …]` (MNIST: `[n, 784]`); any data of that form can be wrapped with
-/// [`Dataset::new`] to reuse the batching.
+/// [`Dataset::new`] (labels) or [`Dataset::from_tensors`] (float targets) to reuse the batching
+/// and splitting.
 ///
 /// ```
 /// # use tapegrad::data::Dataset;
 /// # use tapegrad::prelude::*;
 /// let x = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0], &[3, 2]);
-/// let data = Dataset::new(x, vec![0, 1, 0]);
+/// let data = Dataset::new(x.clone(), vec![0, 1, 0]);
 /// assert_eq!(data.len(), 3);
 /// assert_eq!(data.subset(1..).y(), &[1, 0]);
+///
+/// // regression: one float target per sample, shape [3, 1]
+/// let y = Tensor::from_vec(vec![0.5f32, 1.5, 2.5], &[3, 1]);
+/// let data = Dataset::from_tensors(x, y);
+/// assert_eq!(data.subset(1..).y().to_vec(), [1.5, 2.5]);
 /// ```
 #[derive(Clone, Debug)]
-pub struct Dataset<T: Float = f32> {
+pub struct Dataset<T: Float = f32, Y: Targets<T> = Vec<usize>> {
     x: Tensor<T>,
-    y: Vec<usize>,
+    y: Y,
 }
 
 /// How [`Dataset::batches`] walks the samples.
@@ -44,8 +54,55 @@ impl Default for BatchOptions {
     }
 }
 
+/// How many samples [`Dataset::split`] puts in the validation part: a fraction of the dataset
+/// (`0.2`, from an `f64` or `f32`) or a count (`1000`, from a `usize`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SplitSize {
+    /// This fraction of the samples, rounded to the nearest count; must lie in `[0, 1]`.
+    Fraction(f64),
+    /// Exactly this many samples; must not exceed the dataset's length.
+    Count(usize),
+}
+
+impl From<f64> for SplitSize {
+    fn from(fraction: f64) -> Self {
+        SplitSize::Fraction(fraction)
+    }
+}
+
+impl From<f32> for SplitSize {
+    fn from(fraction: f32) -> Self {
+        SplitSize::Fraction(f64::from(fraction))
+    }
+}
+
+impl From<usize> for SplitSize {
+    fn from(count: usize) -> Self {
+        SplitSize::Count(count)
+    }
+}
+
+impl SplitSize {
+    /// The number of samples this size means out of `n`, or why it is not one.
+    fn count(self, n: usize) -> std::result::Result<usize, String> {
+        match self {
+            SplitSize::Fraction(f) if (0.0..=1.0).contains(&f) => {
+                // Exact for any n below 2^53; `f <= 1` keeps the result at most n.
+                Ok(((f * n as f64).round() as usize).min(n))
+            }
+            SplitSize::Fraction(f) => Err(format!(
+                "the validation fraction must lie between 0 and 1, but it is {f}"
+            )),
+            SplitSize::Count(k) if k <= n => Ok(k),
+            SplitSize::Count(k) => Err(format!(
+                "{k} validation samples asked for, but the dataset has {n}"
+            )),
+        }
+    }
+}
+
 impl<T: Float> Dataset<T> {
-    /// A dataset of the samples along axis 0 of `x`, labelled by `y`.
+    /// A dataset of the samples along axis 0 of `x`, labelled by the class ids `y`.
     ///
     /// # Panics
     /// If `x` is a scalar or its first size differs from `y.len()`; [`Dataset::try_new`] returns
@@ -60,12 +117,70 @@ impl<T: Float> Dataset<T> {
     /// # Errors
     /// [`DataError::Dataset`] if `x` is a scalar or holds a different number of samples than `y`.
     pub fn try_new(x: Tensor<T>, y: Vec<usize>) -> Result<Self> {
+        Self::try_from_parts(x, y)
+    }
+
+    /// The labels, one class id per sample.
+    pub fn y(&self) -> &[usize] {
+        &self.y
+    }
+}
+
+impl<T: Float> Dataset<T, Tensor<T>> {
+    /// A dataset of the samples along axis 0 of `x` with float targets `y` of shape `[n, …]`
+    /// (`[n, 1]` for one regression output, `[n, k]` for `k`): row `i` of `y` is sample `i`'s.
+    ///
+    /// ```
+    /// # use tapegrad::data::Dataset;
+    /// # use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 3.0], &[2, 2]);
+    /// let data = Dataset::from_tensors(x, Tensor::from_vec(vec![0.5, -1.0], &[2, 1]));
+    /// assert_eq!(data.y().shape(), &[2, 1]);
+    /// let err = Dataset::try_from_tensors(Tensor::<f32>::zeros(&[2, 2]), Tensor::zeros(&[3, 1]));
+    /// assert_eq!(
+    ///     err.unwrap_err().to_string(),
+    ///     "dataset: x has 2 samples (shape [2, 2]), but y has 3 targets (shape [3, 1])"
+    /// );
+    /// ```
+    ///
+    /// # Panics
+    /// If `x` or `y` is a scalar or they hold different numbers of samples;
+    /// [`Dataset::try_from_tensors`] returns the error.
+    #[track_caller]
+    pub fn from_tensors(x: Tensor<T>, y: Tensor<T>) -> Self {
+        or_panic(Self::try_from_tensors(x, y))
+    }
+
+    /// Fallible [`Dataset::from_tensors`].
+    ///
+    /// # Errors
+    /// [`DataError::Dataset`] if `x` or `y` is a scalar or their first sizes differ; the message
+    /// names both shapes.
+    pub fn try_from_tensors(x: Tensor<T>, y: Tensor<T>) -> Result<Self> {
+        Self::try_from_parts(x, y)
+    }
+
+    /// The float targets, shape `[n, …]`.
+    pub fn y(&self) -> &Tensor<T> {
+        &self.y
+    }
+}
+
+impl<T: Float, Y: Targets<T>> Dataset<T, Y> {
+    /// A dataset of inputs `x` and targets `y` of either kind, as [`Dataset::new`] and
+    /// [`Dataset::from_tensors`] build them: for code generic over the target kind.
+    ///
+    /// # Errors
+    /// [`DataError::Dataset`] if `x` or a target tensor is a scalar, or they hold different
+    /// numbers of samples (the message names both).
+    pub fn try_from_parts(x: Tensor<T>, y: Y) -> Result<Self> {
         let why = match x.shape().first() {
             None => Some("x must have a sample axis, but it is a scalar".to_string()),
+            Some(_) if y.defect().is_some() => y.defect(),
             Some(&n) if n != y.len() => Some(format!(
-                "x has {n} samples (shape {:?}), but y has {} labels",
+                "x has {n} samples (shape {:?}), but y has {}",
                 x.shape(),
-                y.len()
+                y.describe()
             )),
             Some(_) => None,
         };
@@ -80,13 +195,13 @@ impl<T: Float> Dataset<T> {
         &self.x
     }
 
-    /// The labels, one per sample.
-    pub fn y(&self) -> &[usize] {
+    /// The targets, of either kind (`y()` gives them as a slice or tensor for a known kind).
+    pub fn targets(&self) -> &Y {
         &self.y
     }
 
-    /// The inputs and the labels, taken apart.
-    pub fn into_parts(self) -> (Tensor<T>, Vec<usize>) {
+    /// The inputs and the targets, taken apart.
+    pub fn into_parts(self) -> (Tensor<T>, Y) {
         (self.x, self.y)
     }
 
@@ -131,13 +246,10 @@ impl<T: Float> Dataset<T> {
             Bound::Unbounded => Some(n),
         };
         match (start, end) {
-            (Some(start), Some(end)) if start <= end && end <= n => {
-                let x = self.x.narrow(0, start, end - start);
-                Ok(Dataset {
-                    x,
-                    y: self.y[start..end].to_vec(),
-                })
-            }
+            (Some(start), Some(end)) if start <= end && end <= n => Ok(Dataset {
+                x: self.x.narrow(0, start, end - start),
+                y: self.y.subset(start..end),
+            }),
             _ => Err(DataError::Dataset {
                 op: "subset",
                 why: format!(
@@ -149,15 +261,135 @@ impl<T: Float> Dataset<T> {
         }
     }
 
-    /// The same samples with inputs converted to another float type.
-    pub fn cast<U: Float>(&self) -> Dataset<U> {
+    /// The samples at `indices`, in that order (an index may repeat), copied into a new dataset.
+    ///
+    /// ```
+    /// # use tapegrad::data::Dataset;
+    /// # use tapegrad::prelude::*;
+    /// let data = Dataset::new(Tensor::<f32>::arange(0.0, 4.0, 1.0).reshape(&[4, 1]), vec![0, 1, 2, 3]);
+    /// let picked = data.select(&[3, 0]);
+    /// assert_eq!(picked.x().to_vec(), [3.0, 0.0]);
+    /// assert_eq!(picked.y(), &[3, 0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If an index is not below [`Dataset::len`]; [`Dataset::try_select`] returns the error.
+    #[track_caller]
+    pub fn select(&self, indices: &[usize]) -> Self {
+        or_panic(self.try_select(indices))
+    }
+
+    /// Fallible [`Dataset::select`].
+    ///
+    /// # Errors
+    /// [`DataError::Dataset`] naming the first index that is not below the sample count.
+    pub fn try_select(&self, indices: &[usize]) -> Result<Self> {
+        let n = self.len();
+        if let Some((pos, &bad)) = indices.iter().enumerate().find(|&(_, &i)| i >= n) {
+            return Err(DataError::Dataset {
+                op: "select",
+                why: format!("index {bad} (at position {pos}) is out of range for {n} samples"),
+            });
+        }
+        Ok(self.gather(indices))
+    }
+
+    /// [`Dataset::select`] of indices known to be in range.
+    fn gather(&self, indices: &[usize]) -> Self {
         Dataset {
-            x: self.x.cast(),
-            y: self.y.clone(),
+            x: self.x.index_select(0, indices),
+            y: self.y.select(indices),
         }
     }
 
-    /// Mini-batches of `batch_size` samples: `(x [b, …], labels)`, every sample once per pass.
+    /// The same samples with inputs (and float targets) converted to another float type.
+    pub fn cast<U: Float>(&self) -> Dataset<U, Y::Cast<U>> {
+        Dataset {
+            x: self.x.cast(),
+            y: self.y.cast(),
+        }
+    }
+
+    /// A seeded random split into `(train, validation)`: `validation` is the fraction (`0.2`) or
+    /// the count (`1000`) of samples that go to the second part; the rest go to the first.
+    ///
+    /// The samples are drawn by one permutation from `rng`, so one seed gives one split; the two
+    /// parts are disjoint, together hold every sample once, and each keeps the original order. A
+    /// fraction is rounded to the nearest count.
+    ///
+    /// ```
+    /// # use tapegrad::data::Dataset;
+    /// # use tapegrad::prelude::*;
+    /// let data = Dataset::new(Tensor::<f32>::zeros(&[10, 3]), (0..10).collect());
+    /// let (train, val) = data.split(0.2, &mut StdRng::seed_from_u64(7));
+    /// assert_eq!((train.len(), val.len()), (8, 2));
+    /// let (again, _) = data.split(0.2, &mut StdRng::seed_from_u64(7));
+    /// assert_eq!(train.y(), again.y());
+    /// let (_, val) = data.split(3, &mut StdRng::seed_from_u64(7)); // a count
+    /// assert_eq!(val.len(), 3);
+    /// ```
+    ///
+    /// # Panics
+    /// If a fraction is not in `[0, 1]` (NaN included) or a count exceeds the sample count;
+    /// [`Dataset::try_split`] returns the error.
+    #[track_caller]
+    pub fn split<R: Rng + ?Sized>(
+        &self,
+        validation: impl Into<SplitSize>,
+        rng: &mut R,
+    ) -> (Self, Self) {
+        or_panic(self.try_split(validation, rng))
+    }
+
+    /// Fallible [`Dataset::split`].
+    ///
+    /// # Errors
+    /// [`DataError::Dataset`] if a fraction is NaN or outside `[0, 1]`, or a count exceeds the
+    /// number of samples. The generator is not used then.
+    pub fn try_split<R: Rng + ?Sized>(
+        &self,
+        validation: impl Into<SplitSize>,
+        rng: &mut R,
+    ) -> Result<(Self, Self)> {
+        let n = self.len();
+        let k = validation
+            .into()
+            .count(n)
+            .map_err(|why| DataError::Dataset { op: "split", why })?;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(rng);
+        let (val, train) = order.split_at_mut(k);
+        val.sort_unstable();
+        train.sort_unstable();
+        Ok((self.gather(train), self.gather(val)))
+    }
+
+    /// The first `mid` samples and the rest, unshuffled (views, no copy), like `slice::split_at`.
+    ///
+    /// # Panics
+    /// If `mid` exceeds the sample count; [`Dataset::try_split_at`] returns the error.
+    #[track_caller]
+    pub fn split_at(&self, mid: usize) -> (Self, Self) {
+        or_panic(self.try_split_at(mid))
+    }
+
+    /// Fallible [`Dataset::split_at`].
+    ///
+    /// # Errors
+    /// [`DataError::Dataset`] if `mid` exceeds the number of samples.
+    pub fn try_split_at(&self, mid: usize) -> Result<(Self, Self)> {
+        let n = self.len();
+        if mid > n {
+            return Err(DataError::Dataset {
+                op: "split_at",
+                why: format!("cannot split {n} samples at {mid}"),
+            });
+        }
+        Ok((self.subset(..mid), self.subset(mid..)))
+    }
+
+    /// Mini-batches of `batch_size` samples: `(x [b, …], targets)`, every sample once per pass.
+    /// The targets are a `Vec<usize>` of labels or a tensor `[b, …]`, as the dataset's.
     ///
     /// With `options.shuffle` the order is drawn from `rng` now, so one seed gives one order; the
     /// iterator itself holds no generator. The last batch is smaller unless `options.drop_last`.
@@ -173,6 +405,12 @@ impl<T: Float> Dataset<T> {
     ///     .map(|(x, y)| { assert_eq!(x.shape(), &[y.len(), 4]); y.len() })
     ///     .collect();
     /// assert_eq!(sizes, [4, 4, 2]);
+    ///
+    /// // float targets come in batches of rows
+    /// let data = Dataset::from_tensors(Tensor::<f32>::zeros(&[10, 4]), Tensor::<f32>::ones(&[10, 2]));
+    /// for (x, y) in data.batches(4, &mut rng, BatchOptions::default()) {
+    ///     assert_eq!(y.shape(), &[x.shape()[0], 2]);
+    /// }
     /// ```
     ///
     /// # Panics
@@ -183,7 +421,7 @@ impl<T: Float> Dataset<T> {
         batch_size: usize,
         rng: &mut R,
         options: BatchOptions,
-    ) -> Batches<'_, T> {
+    ) -> Batches<'_, T, Y> {
         or_panic(self.try_batches(batch_size, rng, options))
     }
 
@@ -196,7 +434,7 @@ impl<T: Float> Dataset<T> {
         batch_size: usize,
         rng: &mut R,
         options: BatchOptions,
-    ) -> Result<Batches<'_, T>> {
+    ) -> Result<Batches<'_, T, Y>> {
         if batch_size == 0 {
             return Err(DataError::Dataset {
                 op: "batches",
@@ -213,17 +451,16 @@ impl<T: Float> Dataset<T> {
         } else {
             n
         };
-        // One row-major buffer to gather from: a view (e.g. from `subset`) is copied once here,
-        // not once per batch.
-        let rows = match self.x.as_contiguous_slice() {
-            Some(slice) => Cow::Borrowed(slice),
-            None => Cow::Owned(self.x.to_vec()),
+        // Row-major inputs and targets to gather from: a view (e.g. from `subset`) is copied once
+        // here, not once per batch.
+        let x = if self.x.is_contiguous() {
+            Cow::Borrowed(&self.x)
+        } else {
+            Cow::Owned(self.x.contiguous())
         };
         Ok(Batches {
-            rows,
-            row_len: self.sample_shape().iter().product(),
-            sample_shape: self.sample_shape().to_vec(),
-            y: &self.y,
+            x,
+            y: self.y.prepared(),
             order,
             next: 0,
             end,
@@ -232,21 +469,20 @@ impl<T: Float> Dataset<T> {
     }
 }
 
-/// The iterator of [`Dataset::batches`]: yields `(x [b, …], labels)`.
+/// The iterator of [`Dataset::batches`]: yields `(x [b, …], targets)`, the targets as the
+/// dataset's (`Vec<usize>` labels or a tensor `[b, …]`).
 #[derive(Debug)]
-pub struct Batches<'a, T: Float> {
-    rows: Cow<'a, [T]>,
-    row_len: usize,
-    sample_shape: Vec<usize>,
-    y: &'a [usize],
+pub struct Batches<'a, T: Float, Y: Targets<T> = Vec<usize>> {
+    x: Cow<'a, Tensor<T>>,
+    y: Cow<'a, Y>,
     order: Vec<usize>,
     next: usize,
     end: usize,
     batch_size: usize,
 }
 
-impl<T: Float> Iterator for Batches<'_, T> {
-    type Item = (Tensor<T>, Vec<usize>);
+impl<T: Float, Y: Targets<T>> Iterator for Batches<'_, T, Y> {
+    type Item = (Tensor<T>, Y);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.next >= self.end {
@@ -255,16 +491,7 @@ impl<T: Float> Iterator for Batches<'_, T> {
         let stop = self.end.min(self.next + self.batch_size);
         let picked = &self.order[self.next..stop];
         self.next = stop;
-
-        let mut x = Vec::with_capacity(picked.len() * self.row_len);
-        for &i in picked {
-            x.extend_from_slice(&self.rows[i * self.row_len..(i + 1) * self.row_len]);
-        }
-        let labels = picked.iter().map(|&i| self.y[i]).collect();
-        let mut shape = Vec::with_capacity(1 + self.sample_shape.len());
-        shape.push(picked.len());
-        shape.extend_from_slice(&self.sample_shape);
-        Some((Tensor::from_vec(x, &shape), labels))
+        Some((self.x.index_select(0, picked), self.y.select(picked)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -273,7 +500,7 @@ impl<T: Float> Iterator for Batches<'_, T> {
     }
 }
 
-impl<T: Float> ExactSizeIterator for Batches<'_, T> {}
+impl<T: Float, Y: Targets<T>> ExactSizeIterator for Batches<'_, T, Y> {}
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,8 @@ pub type Result<T> = std::result::Result<T, DataError>;
 /// What went wrong reading a data file or building a dataset.
 ///
 /// Every file variant names the path; the message form is `op: path: what: detail`, where `op` is
-/// `idx`, `mnist` or `dataset`.
+/// `idx`, `mnist`, `csv`, `npy` or `dataset`. CSV messages name the row as an editor numbers lines
+/// (from 1, header included) and the column from 1, with its header name when there is one.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DataError {
@@ -139,6 +140,84 @@ pub enum DataError {
         op: &'static str,
         /// What is wrong.
         why: String,
+    },
+    /// The file a reader was pointed at does not exist.
+    NotFound {
+        /// The reader (`csv`, `npy`).
+        op: &'static str,
+        /// The path as given.
+        path: PathBuf,
+        /// What to do about it.
+        hint: String,
+    },
+    /// The file holds no samples: no bytes at all, or a header and no rows.
+    Empty {
+        /// The reader (`csv`).
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was found instead.
+        why: String,
+    },
+    /// A CSV cell does not hold what its column needs: a finite number, or a class id.
+    Cell {
+        /// The file.
+        path: PathBuf,
+        /// The line the row starts on, from 1, header included (as an editor numbers lines).
+        row: u64,
+        /// The column, from 1.
+        column: usize,
+        /// The column's header name, if the file has a header.
+        name: Option<String>,
+        /// The cell's text (after trimming surrounding whitespace).
+        value: String,
+        /// What is wrong with it, quoting the value: e.g. `"abc" is not a number`.
+        why: String,
+    },
+    /// A CSV row has a different number of fields than the first row (the header, if any).
+    Ragged {
+        /// The file.
+        path: PathBuf,
+        /// The line the bad row starts on, from 1.
+        row: u64,
+        /// Fields in that row.
+        found: usize,
+        /// Fields in the first row.
+        expected: usize,
+        /// Whether the first row is a header.
+        header: bool,
+    },
+    /// A target or feature column asked for is not in the CSV file.
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column as asked for: `"price"` or `index 7`.
+        column: String,
+        /// The columns the file has: header names, or a count.
+        available: String,
+    },
+    /// The file cannot be used as asked: a corrupt or unsupported NumPy header or dtype, data
+    /// shorter or longer than the header says, a bad label, or CSV options that do not fit it.
+    Format {
+        /// The reader (`csv`, `npy`).
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// An inputs file and its targets file hold different numbers of samples.
+    SampleMismatch {
+        /// The reader (`npy`).
+        op: &'static str,
+        /// The inputs file.
+        x: PathBuf,
+        /// Its shape; the first size is the sample count.
+        x_shape: Vec<usize>,
+        /// The targets file.
+        y: PathBuf,
+        /// Its shape.
+        y_shape: Vec<usize>,
     },
 }
 
@@ -271,6 +350,63 @@ impl fmt::Display for DataError {
                 path.display()
             ),
             DataError::Dataset { op, why } => write!(f, "{op}: {why}"),
+            DataError::NotFound { op, path, hint } => {
+                write!(f, "{op}: {}: no such file; {hint}", path.display())
+            }
+            DataError::Empty { op, path, why } | DataError::Format { op, path, why } => {
+                write!(f, "{op}: {}: {why}", path.display())
+            }
+            DataError::Cell {
+                path,
+                row,
+                column,
+                name,
+                why,
+                ..
+            } => {
+                write!(f, "csv: {}: row {row}, column {column}", path.display())?;
+                if let Some(name) = name {
+                    write!(f, " ({name:?})")?;
+                }
+                write!(f, ": {why}")
+            }
+            DataError::Ragged {
+                path,
+                row,
+                found,
+                expected,
+                header,
+            } => write!(
+                f,
+                "csv: {}: row {row} has {found} fields, but the {} has {expected}; every row needs \
+                 one field per column (quote a field that contains the delimiter)",
+                path.display(),
+                if *header { "header" } else { "first row" }
+            ),
+            DataError::MissingColumn {
+                path,
+                column,
+                available,
+            } => write!(
+                f,
+                "csv: {}: no column {column}; the file has {available}",
+                path.display()
+            ),
+            DataError::SampleMismatch {
+                op,
+                x,
+                x_shape,
+                y,
+                y_shape,
+            } => write!(
+                f,
+                "{op}: {}: {} samples (shape {x_shape:?}), but the targets in {} number {} \
+                 (shape {y_shape:?})",
+                x.display(),
+                x_shape.first().copied().unwrap_or(0),
+                y.display(),
+                y_shape.first().copied().unwrap_or(0)
+            ),
         }
     }
 }
@@ -296,6 +432,36 @@ impl DataError {
             op,
             source: FileError::io(path, action, source),
         }
+    }
+}
+
+/// The error for a file that cannot be opened: [`DataError::NotFound`] with `hint` if it is not
+/// there, else the OS error.
+pub(crate) fn open_error(
+    op: &'static str,
+    path: &std::path::Path,
+    source: io::Error,
+    hint: impl FnOnce() -> String,
+) -> DataError {
+    if source.kind() == io::ErrorKind::NotFound {
+        DataError::NotFound {
+            op,
+            path: path.to_path_buf(),
+            hint: hint(),
+        }
+    } else {
+        DataError::io(op, path, "read", source)
+    }
+}
+
+/// The hint for a missing file given by the caller: where relative paths start from.
+pub(crate) fn path_hint(path: &std::path::Path) -> String {
+    match std::env::current_dir() {
+        Ok(dir) if path.is_relative() => format!(
+            "check the path: relative paths start from the working directory {}",
+            dir.display()
+        ),
+        _ => "check the path".to_string(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Data loading: IDX files, MNIST, and a dataset type with seeded mini-batches.
+//! Data loading: IDX files, MNIST, CSV and NumPy `.npy` files, and a dataset type with seeded
+//! mini-batches and train/validation splits.
 //!
 //! ```no_run
 //! use tapegrad::rand::{rngs::StdRng, SeedableRng};
@@ -12,17 +13,45 @@
 //! # Ok::<(), tapegrad::data::DataError>(())
 //! ```
 //!
-//! Reading a file never panics: every defect is a [`DataError`] naming the path.
+//! A [`Dataset`]'s targets are class ids (`Dataset<T>`, as MNIST) or float tensors
+//! (`Dataset<T, Tensor<T>>`, for regression); both batch, split and load from files alike:
+//!
+//! ```
+//! use tapegrad::data::{load_friedman1, shipped_friedman1_csv, BatchOptions};
+//! use tapegrad::prelude::*;
+//!
+//! let data = load_friedman1::<f32>(shipped_friedman1_csv())?; // 5 features, 1 float target
+//! let mut rng = StdRng::seed_from_u64(0);
+//! let (train, val) = data.split(0.2, &mut rng);
+//! assert_eq!((train.len(), val.len()), (400, 100));
+//! for (x, y) in train.batches(32, &mut rng, BatchOptions::default()) {
+//!     assert_eq!((x.shape()[1], y.shape()[1]), (5, 1));
+//! }
+//! # Ok::<(), tapegrad::data::DataError>(())
+//! ```
+//!
+//! Reading a file never panics: every defect is a [`DataError`] naming the path (and for CSV the
+//! row and column).
 
 mod batches;
+mod csv;
 mod error;
+mod friedman;
 mod idx;
 mod mnist;
+mod npy;
+mod targets;
 
-pub use batches::{BatchOptions, Batches, Dataset};
+pub use batches::{BatchOptions, Batches, Dataset, SplitSize};
+pub use csv::{Column, CsvOptions};
 pub use error::{DataError, FileError, Result};
+pub use friedman::{
+    load_friedman1, resolve_friedman1_csv, shipped_friedman1_csv, FRIEDMAN1_CSV_VAR,
+};
 pub use idx::IdxArray;
 pub use mnist::{
     load_split, resolve_data_dir, shipped_data_dir, Mnist, MnistOptions, MNIST_CLASSES,
     MNIST_DIR_VAR,
 };
+pub use npy::{read_npy, read_npy_labels};
+pub use targets::Targets;
