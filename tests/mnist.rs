@@ -5,6 +5,8 @@
 #[allow(dead_code)]
 #[path = "../examples/mnist_mlp.rs"]
 mod mnist_mlp;
+#[path = "../examples/mnist_early_stopping.rs"]
+mod mnist_early_stopping;
 
 use clap::Parser;
 use mnist_mlp::{train, Args};
@@ -77,4 +79,27 @@ fn a_missing_data_folder_says_what_to_do() {
         err.contains("/nonexistent/mnist") && err.contains("MNIST_DIR"),
         "{err}"
     );
+}
+
+/// Issue 11's third program: a seeded validation split, early stopping, and the best epoch's
+/// weights kept by `clone()` (their validation loss, evaluated again after training went on,
+/// is exactly the best one recorded).
+#[test]
+fn early_stopping_keeps_the_best_epochs_weights() {
+    let args = mnist_early_stopping::Args {
+        data: None,
+        epochs: 4,
+        patience: 2,
+        val: 1000,
+        train_limit: Some(6000),
+        hidden: 64,
+        seed: 3,
+    };
+    let outcome = mnist_early_stopping::run(&args).unwrap();
+    assert_eq!(outcome.sizes, (5000, 1000));
+    let best = outcome.epochs[outcome.best_epoch - 1].val_loss;
+    let min = outcome.epochs.iter().map(|e| e.val_loss).fold(f64::INFINITY, f64::min);
+    assert_eq!(best, min);
+    assert_eq!(outcome.best_val_loss, best, "the kept clone is the best epoch's model");
+    assert!(outcome.test_accuracy > 0.9, "{}", outcome.test_accuracy);
 }
