@@ -102,4 +102,7 @@ fn early_stopping_keeps_the_best_epochs_weights() {
     assert_eq!(best, min);
     assert_eq!(outcome.best_val_loss, best, "the kept clone is the best epoch's model");
     assert!(outcome.test_accuracy > 0.9, "{}", outcome.test_accuracy);
+    let first = outcome.epochs[0];
+    assert_eq!(first.lr, 1e-3);
+    assert!(first.train_loss.is_finite() && first.val_accuracy > 0.85, "{first:?}");
 }
