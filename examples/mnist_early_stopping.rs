@@ -12,8 +12,6 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::time::Instant;
 use tapegrad::data::{resolve_data_dir, Mnist, MnistOptions, MNIST_DIR_VAR};
-use tapegrad::nn::NormalizeLayer;
-use tapegrad::optim::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
 use tapegrad::prelude::*;
 
 /// Flags.

@@ -23,25 +23,30 @@ pub use tapegrad_tensor::{num_threads, set_num_threads, ThreadsError};
 /// constructors do not accept.
 pub use rand;
 
-/// The common types in one import.
+/// The common types in one import: what a training script, a model of your own and an op of
+/// your own need.
 pub mod prelude {
-    pub use crate::data::CsvOptions;
-    pub use crate::data::{BatchOptions, Dataset, Mnist};
+    pub use crate::data::{BatchOptions, CsvOptions, Dataset, Mnist};
     /// The seeded generator and the traits its methods come from.
     pub use rand::{rngs::StdRng, Rng, SeedableRng};
     pub use tapegrad_autograd::ops::{CrossEntropyOptions, GeluApproximate, Reduction};
     pub use tapegrad_autograd::{
-        gradcheck, gradcheck_params, Check, Grads, ModelCheck, Param, Tape, Var,
+        gradcheck, gradcheck_params, Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var,
     };
     pub use tapegrad_nn::{
-        l2_penalty, load_module, save_module, BatchNorm1d, Dropout, Elu, Flatten, Forward, Gelu,
-        GeluTanh, Init, LeakyRelu, Linear, Mish, Mode, Module, Normalizer, Relu, Sequential,
-        Sigmoid, Silu, Softmax, Summary, Tanh,
+        l2_penalty, load_module, prefixed, prefixed_buffers, save_module, BatchNorm1d, Dropout,
+        Elu, Flatten, Forward, Gelu, GeluTanh, Init, LeakyRelu, Linear, LogSoftmax, Mish, Mode,
+        Module, Named, NormalizeLayer, Normalizer, Relu, Sequential, Sigmoid, Silu, Softmax,
+        Summary, Tanh,
     };
-    pub use tapegrad_nn::{HuberLoss, KlDivLoss, L1Loss};
+    pub use tapegrad_nn::{
+        BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, KlDivLoss, L1Loss, MseLoss, NllLoss,
+    };
     pub use tapegrad_optim::{
-        clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Ewma, Momentum,
-        Optimizer, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
+        clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Constant,
+        CosineAnnealing, Ewma, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, LinearWarmup,
+        Momentum, Optimizer, ReduceLrOnPlateau, ReduceLrOnPlateauConfig, RmsProp, RmsPropConfig,
+        Schedule, Sgd, SgdConfig, ShiftedInverseSqrtDecay, StepDecay, Warmup,
     };
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

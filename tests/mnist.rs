@@ -2,11 +2,11 @@
 //! one epoch on 20,000 images), the same seed gives the same result, and `--resume` continues
 //! exactly where an interrupted run stopped.
 
+#[path = "../examples/mnist_early_stopping.rs"]
+mod mnist_early_stopping;
 #[allow(dead_code)]
 #[path = "../examples/mnist_mlp.rs"]
 mod mnist_mlp;
-#[path = "../examples/mnist_early_stopping.rs"]
-mod mnist_early_stopping;
 
 use clap::Parser;
 use mnist_mlp::{train, Args};
@@ -98,11 +98,21 @@ fn early_stopping_keeps_the_best_epochs_weights() {
     let outcome = mnist_early_stopping::run(&args).unwrap();
     assert_eq!(outcome.sizes, (5000, 1000));
     let best = outcome.epochs[outcome.best_epoch - 1].val_loss;
-    let min = outcome.epochs.iter().map(|e| e.val_loss).fold(f64::INFINITY, f64::min);
+    let min = outcome
+        .epochs
+        .iter()
+        .map(|e| e.val_loss)
+        .fold(f64::INFINITY, f64::min);
     assert_eq!(best, min);
-    assert_eq!(outcome.best_val_loss, best, "the kept clone is the best epoch's model");
+    assert_eq!(
+        outcome.best_val_loss, best,
+        "the kept clone is the best epoch's model"
+    );
     assert!(outcome.test_accuracy > 0.9, "{}", outcome.test_accuracy);
     let first = outcome.epochs[0];
     assert_eq!(first.lr, 1e-3);
-    assert!(first.train_loss.is_finite() && first.val_accuracy > 0.85, "{first:?}");
+    assert!(
+        first.train_loss.is_finite() && first.val_accuracy > 0.85,
+        "{first:?}"
+    );
 }
