@@ -12,8 +12,9 @@ use tapegrad_tensor::{Float, Tensor};
 /// A feature that is constant in the training set (σ² = 0) is only centred: dividing by `√ε`
 /// would turn a rare nonzero test value into a huge input.
 ///
-/// It is also a [`Module`] whose statistics are buffers (`mean`, `var`): put it first in a
-/// `Sequential` and it normalises every input and is saved and loaded with the model's weights.
+/// [`Normalizer::into_layer`] turns it into a [`NormalizeLayer`], a [`Module`] whose statistics
+/// are buffers (`mean`, `var`): put that first in a `Sequential` (or a field of a derived model)
+/// and it normalises every input and is saved and loaded with the model's weights.
 ///
 /// ```
 /// # use tapegrad_nn::Normalizer;
