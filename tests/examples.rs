@@ -6,10 +6,10 @@ mod autograd_example;
 #[allow(dead_code)] // `main` and the table printing are the binary's; tests call `depth_stats`
 #[path = "../examples/init_depth.rs"]
 mod init_depth;
-#[path = "../examples/tensors.rs"]
-mod tensors_example;
 #[path = "../examples/regression_csv.rs"]
 mod regression_csv;
+#[path = "../examples/tensors.rs"]
+mod tensors_example;
 #[path = "../examples/two_input.rs"]
 mod two_input;
 
@@ -133,7 +133,11 @@ fn regression_csv_example_fits_with_its_own_loss() {
         seed: 0,
     })
     .unwrap();
-    assert!(outcome.gradcheck_error < 1e-5, "{}", outcome.gradcheck_error);
+    assert!(
+        outcome.gradcheck_error < 1e-5,
+        "{}",
+        outcome.gradcheck_error
+    );
     assert!(
         outcome.test_mse < 0.25 * outcome.baseline_mse,
         "{} vs {}",

@@ -13,6 +13,18 @@ pub struct Grads<T> {
     pub(crate) tape_id: usize,
 }
 
+/// Lists each parameter's gradient shape, not its values.
+impl<T: Float> std::fmt::Debug for Grads<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut params: Vec<_> = self.params.iter().map(|(id, g)| (*id, g.shape())).collect();
+        params.sort_by_key(|(id, _)| *id);
+        f.debug_struct("Grads")
+            .field("params", &params)
+            .field("vars", &self.vars.len())
+            .finish()
+    }
+}
+
 impl<T: Float> Grads<T> {
     /// `∂L/∂p`, or `None` if `p` was not on a path to the loss.
     pub fn get(&self, p: &Param<T>) -> Option<&Tensor<T>> {

@@ -63,6 +63,16 @@ pub struct Tape<T: Float = f32> {
     inner: Rc<Inner<T>>,
 }
 
+impl<T: Float> std::fmt::Debug for Tape<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tape")
+            .field("id", &self.inner.id)
+            .field("nodes", &self.len())
+            .field("seeded", &self.is_seeded())
+            .finish()
+    }
+}
+
 impl<T: Float> Clone for Tape<T> {
     fn clone(&self) -> Self {
         Tape {

@@ -275,6 +275,12 @@ pub struct Adam<T> {
     config: AdamConfig,
 }
 
+impl<T: Float> std::fmt::Debug for Adam<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.core.debug(f, "Adam", &self.config)
+    }
+}
+
 impl<T: Float> Adam<T> {
     /// Adam over `params` (group 0).
     ///
@@ -355,6 +361,12 @@ impl_optimizer!(Adam, AdamConfig);
 pub struct AdamW<T> {
     core: Core<T>,
     config: AdamWConfig,
+}
+
+impl<T: Float> std::fmt::Debug for AdamW<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.core.debug(f, "AdamW", &self.config)
+    }
 }
 
 impl<T: Float> AdamW<T> {

@@ -326,6 +326,24 @@ pub(crate) struct Core<T> {
     steps: u64,
 }
 
+impl<T: Float> Core<T> {
+    /// What an optimizer shows with `{:?}`: its settings and what it holds, not its state tensors.
+    pub(crate) fn debug(
+        &self,
+        f: &mut std::fmt::Formatter<'_>,
+        name: &str,
+        config: &dyn std::fmt::Debug,
+    ) -> std::fmt::Result {
+        f.debug_struct(name)
+            .field("config", config)
+            .field("lr", &self.lr)
+            .field("groups", &self.groups.len())
+            .field("params", &self.slots.len())
+            .field("steps", &self.steps)
+            .finish()
+    }
+}
+
 /// `Config` naming `what` unless the hyperparameter `name` is finite and non-negative: the check
 /// of every learning rate and weight decay.
 pub(crate) fn check_non_negative(what: &'static str, name: &str, x: f64) -> Result<()> {

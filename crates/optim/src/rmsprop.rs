@@ -91,6 +91,12 @@ pub struct RmsProp<T> {
     config: RmsPropConfig,
 }
 
+impl<T: Float> std::fmt::Debug for RmsProp<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.core.debug(f, "RmsProp", &self.config)
+    }
+}
+
 impl<T: Float> RmsProp<T> {
     /// RMSprop over `params` (group 0).
     ///

@@ -137,6 +137,12 @@ pub struct Sgd<T> {
     config: SgdConfig,
 }
 
+impl<T: Float> std::fmt::Debug for Sgd<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.core.debug(f, "Sgd", &self.config)
+    }
+}
+
 impl<T: Float> Sgd<T> {
     /// SGD over `params` (group 0).
     ///

@@ -147,3 +147,37 @@ fn a_gradient_of_the_wrong_size_panics() {
     p.set_value(Tensor::zeros(&[1]));
     opt.step(&grads);
 }
+
+/// Issue 11: optimizers print their settings and what they hold, never their state tensors.
+#[test]
+fn an_optimizer_prints_its_settings() {
+    let w = Param::new("w", Tensor::<f32>::ones(&[3]));
+    let mut opt = Adam::new(&vec![w.clone()], AdamConfig::default());
+    let tape = Tape::new();
+    let grads = tape.param(&w).sum_all().backward();
+    opt.step(&grads);
+    let text = format!("{opt:?}");
+    assert!(
+        text.starts_with("Adam { config: AdamConfig { lr: 0.001,")
+            && text.ends_with("lr: 0.001, groups: 1, params: 1, steps: 1 }"),
+        "{text}"
+    );
+    assert_eq!(
+        format!("{tape:?}").split(", nodes").next(),
+        Some(format!("Tape {{ id: {}", tape_id(&tape)).as_str())
+    );
+    let shown = format!("{grads:?}");
+    assert!(
+        shown.contains("[3]") && shown.starts_with("Grads { params: ["),
+        "{shown}"
+    );
+}
+
+fn tape_id(tape: &Tape<f32>) -> String {
+    let text = format!("{tape:?}");
+    text.trim_start_matches("Tape { id: ")
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string()
+}
