@@ -106,7 +106,7 @@ pub fn run() {
         .all(|(g, want)| (g - want).abs() < 1e-12));
     println!(
         "y.try_backward() on a [3] output: Err({})",
-        y.try_backward().err().expect("needs backward_with")
+        y.try_backward().expect_err("needs backward_with")
     );
 
     // 5. Gradient descent on y = 3x + 0.5 + noise: one tape per step, Params updated in place.
