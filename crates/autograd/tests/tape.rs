@@ -173,8 +173,7 @@ fn backward_frees_the_graph_unless_retained() {
     // The rule (and its saved copy of w) is gone: w's buffer is no longer shared by the tape.
     let err = y
         .try_backward()
-        .err()
-        .expect("a second walk through a freed graph");
+        .expect_err("a second walk through a freed graph");
     assert!(matches!(err, AutogradError::GraphFreed { .. }), "{err}");
     assert!(err.to_string().contains("set_retain_graph"), "{err}");
     assert_eq!(
@@ -209,7 +208,7 @@ fn a_rule_with_too_few_gradients_is_an_error_naming_the_op() {
     let b = tape.input_with_grad(Tensor::ones(&[2]));
     let run = |rule: Broken| {
         let y = tape.record(Tensor::ones(&[2]), &[&a, &b], rule).sum_all();
-        y.try_backward().err().expect("an error").to_string()
+        y.try_backward().expect_err("an error").to_string()
     };
     let msg = run(Broken(1, true));
     assert!(
