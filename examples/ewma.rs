@@ -209,7 +209,7 @@ fn print_report(r: &Report) {
     println!("(roughness and lag from day {} on, on v̂)", SKIP + 1);
 }
 
-fn plot(path: &std::path::Path, r: &Report) -> Result<(), Box<dyn std::error::Error>> {
+fn plot(path: &std::path::Path, r: &Report) -> Result<(), support::ChartError> {
     use support::{figure, Panel, Series};
     let pts = |v: &[f64], n: usize| {
         v.iter()
@@ -239,20 +239,14 @@ fn plot(path: &std::path::Path, r: &Report) -> Result<(), Box<dyn std::error::Er
     figure(
         path,
         &[
-            Panel {
-                title: "A year of temperatures and its averages",
-                x_label: "day",
-                y_label: "°C",
-                series: &year,
-                log_y: false,
-            },
-            Panel {
-                title: "The first 60 days: bias correction",
-                x_label: "day",
-                y_label: "°C",
-                series: &early,
-                log_y: false,
-            },
+            Panel::new(
+                "A year of temperatures and its averages",
+                "day",
+                "°C",
+                &year,
+            )
+            .integer_x(),
+            Panel::new("The first 60 days: bias correction", "day", "°C", &early).integer_x(),
         ],
     )
 }
@@ -260,11 +254,12 @@ fn plot(path: &std::path::Path, r: &Report) -> Result<(), Box<dyn std::error::Er
 #[allow(dead_code)] // a test includes this file as a module and calls `run` directly
 fn main() {
     let args = Args::parse();
+    support::require_plot_path(args.plot.as_deref());
     let report = run(args.days, args.seed);
     print_report(&report);
     if let Some(path) = &args.plot {
         if let Err(e) = plot(path, &report) {
-            eprintln!("error: --plot {}: {e}", path.display());
+            eprintln!("error: {e}");
             std::process::exit(1);
         }
         println!("chart written to {}", path.display());

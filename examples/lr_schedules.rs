@@ -289,7 +289,7 @@ pub fn run(args: &Args) -> Vec<Run> {
     runs
 }
 
-fn plot(path: &Path, runs: &[Run]) -> Result<(), Box<dyn std::error::Error>> {
+fn plot(path: &Path, runs: &[Run]) -> Result<(), support::ChartError> {
     use support::{figure, Panel, Series};
     let curve = |v: &[f64]| {
         v.iter()
@@ -308,20 +308,15 @@ fn plot(path: &Path, runs: &[Run]) -> Result<(), Box<dyn std::error::Error>> {
     figure(
         path,
         &[
-            Panel {
-                title: "Learning-rate schedules",
-                x_label: "epoch",
-                y_label: "learning rate",
-                series: &lrs,
-                log_y: false,
-            },
-            Panel {
-                title: "Spirals: full-data loss with SGD",
-                x_label: "epoch",
-                y_label: "cross-entropy",
-                series: &losses,
-                log_y: true,
-            },
+            Panel::new("Learning-rate schedules", "epoch", "learning rate", &lrs).integer_x(),
+            Panel::new(
+                "Spirals: full-data loss with SGD",
+                "epoch",
+                "cross-entropy",
+                &losses,
+            )
+            .log_y()
+            .integer_x(),
         ],
     )
 }
@@ -329,10 +324,11 @@ fn plot(path: &Path, runs: &[Run]) -> Result<(), Box<dyn std::error::Error>> {
 #[allow(dead_code)] // a test includes this file as a module and calls `run` directly
 fn main() {
     let args = Args::parse();
+    support::require_plot_path(args.plot.as_deref());
     let runs = run(&args);
     if let Some(path) = &args.plot {
         if let Err(e) = plot(path, &runs) {
-            eprintln!("error: --plot {}: {e}", path.display());
+            eprintln!("error: {e}");
             std::process::exit(1);
         }
         println!("curves written to {}", path.display());

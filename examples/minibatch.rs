@@ -308,11 +308,7 @@ pub fn run(args: &Args) -> (Vec<Curve>, Vec<Curve>) {
     (by_epochs, by_time)
 }
 
-fn plot(
-    path: &Path,
-    by_epochs: &[Curve],
-    by_time: &[Curve],
-) -> Result<(), Box<dyn std::error::Error>> {
+fn plot(path: &Path, by_epochs: &[Curve], by_time: &[Curve]) -> Result<(), support::ChartError> {
     use support::{figure, Panel, Series};
     let series = |curves: &[Curve], x: fn(&Point) -> f64| {
         curves
@@ -325,34 +321,34 @@ fn plot(
     };
     let epochs = series(by_epochs, |p| p.epochs);
     let time = series(by_time, |p| p.seconds);
-    figure(
-        path,
-        &[
-            Panel {
-                title: "Training loss per epoch",
-                x_label: "epoch",
-                y_label: "cross-entropy",
-                series: &epochs,
-                log_y: true,
-            },
-            Panel {
-                title: "Training loss per second of training",
-                x_label: "seconds",
-                y_label: "cross-entropy",
-                series: &time,
-                log_y: true,
-            },
-        ],
-    )
+    let mut panels = vec![
+        Panel::new("Training loss per epoch", "epoch", "cross-entropy", &epochs)
+            .log_y()
+            .integer_x(),
+    ];
+    // `--seconds 0` skips the same-time comparison: no empty panel for it.
+    if !time.is_empty() {
+        panels.push(
+            Panel::new(
+                "Training loss per second of training",
+                "seconds",
+                "cross-entropy",
+                &time,
+            )
+            .log_y(),
+        );
+    }
+    figure(path, &panels)
 }
 
 #[allow(dead_code)] // a test includes this file as a module and calls `run` directly
 fn main() {
     let args = Args::parse();
+    support::require_plot_path(args.plot.as_deref());
     let (by_epochs, by_time) = run(&args);
     if let Some(path) = &args.plot {
         if let Err(e) = plot(path, &by_epochs, &by_time) {
-            eprintln!("error: --plot {}: {e}", path.display());
+            eprintln!("error: {e}");
             std::process::exit(1);
         }
         println!("curves written to {}", path.display());

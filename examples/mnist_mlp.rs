@@ -160,6 +160,8 @@ pub struct EpochStats {
     pub train_loss: f64,
     /// Training accuracy measured during the epoch.
     pub train_accuracy: f64,
+    /// Mean cross-entropy on the test set after the epoch (no penalty, dropout off).
+    pub test_loss: f64,
     /// Test accuracy after the epoch.
     pub test_accuracy: f64,
     /// Wall-clock seconds of the epoch's training.
@@ -248,9 +250,10 @@ fn build_schedule(args: &Args) -> Box<dyn Schedule> {
     }
 }
 
-/// Accuracy of `model` on `data`, evaluated in batches without recording gradients.
-pub fn accuracy(model: &dyn Forward<f32>, data: &Dataset<f32>) -> f64 {
-    let mut correct = 0;
+/// Mean cross-entropy and accuracy of `model` on `data`, evaluated in batches without recording
+/// gradients.
+pub fn evaluate(model: &dyn Forward<f32>, data: &Dataset<f32>) -> (f64, f64) {
+    let (mut loss_sum, mut correct) = (0.0f64, 0);
     let mut rng = StdRng::seed_from_u64(0);
     let plain = BatchOptions {
         shuffle: false,
@@ -258,10 +261,16 @@ pub fn accuracy(model: &dyn Forward<f32>, data: &Dataset<f32>) -> f64 {
     };
     for (x, y) in data.batches(1000, &mut rng, plain) {
         let tape = Tape::new();
-        let logits = tape.no_grad(|| model.forward(&tape.input(x), Mode::Eval));
+        let (logits, loss) = tape.no_grad(|| {
+            let logits = model.forward(&tape.input(x), Mode::Eval);
+            let loss = logits.cross_entropy(&y);
+            (logits, loss)
+        });
+        loss_sum += loss.value().item() as f64 * y.len() as f64;
         correct += count_correct(logits.value(), &y);
     }
-    correct as f64 / data.len() as f64
+    let n = data.len() as f64;
+    (loss_sum / n, correct as f64 / n)
 }
 
 fn count_correct(logits: &Tensor<f32>, labels: &[usize]) -> usize {
@@ -305,13 +314,15 @@ pub fn load_data(args: &Args) -> Result<(Dataset<f32>, Dataset<f32>), String> {
 /// Trains as the flags say and returns one [`EpochStats`] per epoch trained in this run.
 pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
     // Output paths are checked before any work, so a typo costs seconds, not a training run.
+    // A resumed checkpoint is overwritten after each epoch too, so it is checked all the same
+    // (an existing file is opened for appending, which leaves it as it is).
     if let Some(path) = &args.plot {
-        support::check_writable(path).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+        support::check_plot_path(path)?;
     }
     if let Some(path) = &args.checkpoint {
-        if !args.resume {
-            support::check_writable(path)
-                .map_err(|e| format!("--checkpoint {}: {e}", path.display()))?;
+        for file in [path.clone(), optim_path(path)] {
+            support::check_writable(&file)
+                .map_err(|e| format!("--checkpoint {}: {e}", file.display()))?;
         }
     }
     let run_start = Instant::now();
@@ -396,20 +407,23 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
         }
         bar.finish_and_clear();
         let seconds = start.elapsed().as_secs_f64();
+        let (test_loss, test_accuracy) = evaluate(&model, &test);
         let stats = EpochStats {
             epoch: epoch + 1,
             lr,
             train_loss: loss_sum / seen as f64,
             train_accuracy: correct as f64 / seen as f64,
-            test_accuracy: accuracy(&model, &test),
+            test_loss,
+            test_accuracy,
             seconds,
         };
         println!(
-            "epoch {:>2}: lr {:.2e}  train loss {:.4}  train acc {:.2}%  test acc {:.2}%  {:.1} s  {:.0} samples/s",
+            "epoch {:>2}: lr {:.2e}  train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} samples/s",
             stats.epoch,
             stats.lr,
             stats.train_loss,
             100.0 * stats.train_accuracy,
+            stats.test_loss,
             100.0 * stats.test_accuracy,
             seconds,
             seen as f64 / seconds
@@ -442,13 +456,13 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
         None => println!("model not saved (pass --checkpoint FILE to keep it)"),
     }
     if let Some(path) = &args.plot {
-        plot(path, &history).map_err(|e| format!("--plot {}: {e}", path.display()))?;
+        plot(path, &history).map_err(|e| e.to_string())?;
         println!("curves written to {}", path.display());
     }
     Ok(history)
 }
 
-fn plot(path: &Path, history: &[EpochStats]) -> Result<(), Box<dyn std::error::Error>> {
+fn plot(path: &Path, history: &[EpochStats]) -> Result<(), support::ChartError> {
     use support::{figure, Panel, Series};
     let pts = |f: fn(&EpochStats) -> f64| {
         history
@@ -456,7 +470,12 @@ fn plot(path: &Path, history: &[EpochStats]) -> Result<(), Box<dyn std::error::E
             .map(|s| (s.epoch as f64, f(s)))
             .collect::<Vec<_>>()
     };
-    let loss = [Series::new("train loss", pts(|s| s.train_loss))];
+    // The training loss is the running mean while the weights change (with dropout and the L2
+    // penalty, if any); the test loss is measured once after each epoch.
+    let loss = [
+        Series::new("train (mean during the epoch)", pts(|s| s.train_loss)),
+        Series::new("test (after the epoch)", pts(|s| s.test_loss)),
+    ];
     let acc = [
         Series::new("train accuracy (%)", pts(|s| 100.0 * s.train_accuracy)),
         Series::new("test accuracy (%)", pts(|s| 100.0 * s.test_accuracy)),
@@ -464,20 +483,10 @@ fn plot(path: &Path, history: &[EpochStats]) -> Result<(), Box<dyn std::error::E
     figure(
         path,
         &[
-            Panel {
-                title: "MNIST MLP: loss",
-                x_label: "epoch",
-                y_label: "cross-entropy",
-                series: &loss,
-                log_y: true,
-            },
-            Panel {
-                title: "MNIST MLP: accuracy",
-                x_label: "epoch",
-                y_label: "%",
-                series: &acc,
-                log_y: false,
-            },
+            Panel::new("MNIST MLP: loss", "epoch", "cross-entropy", &loss)
+                .log_y()
+                .integer_x(),
+            Panel::new("MNIST MLP: accuracy", "epoch", "%", &acc).integer_x(),
         ],
     )
 }

@@ -371,8 +371,8 @@ fn print_tuning() {
     }
 }
 
-fn plot(path: &Path, paths: &[Path2d]) -> Result<(), Box<dyn std::error::Error>> {
-    use support::{line_chart, Series};
+fn plot(path: &Path, paths: &[Path2d]) -> Result<(), support::ChartError> {
+    use support::{figure, Panel, Series};
     let series: Vec<Series> = KINDS
         .iter()
         .zip(paths)
@@ -387,26 +387,33 @@ fn plot(path: &Path, paths: &[Path2d]) -> Result<(), Box<dyn std::error::Error>>
             Series::new(label, p.points[..shown].to_vec())
         })
         .collect();
-    line_chart(
+    // The level sets f = k²/2 are ellipses through x = ±k and y = ±k/10: evenly spaced rings
+    // that show the valley ten times steeper across than along.
+    let f = |x: f64, y: f64| 0.5 * (x * x + 100.0 * y * y);
+    let levels = (1..=20).map(|k| 0.5 * (k * k) as f64).collect();
+    figure(
         path,
-        "Ravine ½(x² + 100y²) from (−8, 1.2), until f stays below 1e-3",
-        "x",
-        "y",
-        &series,
-        false,
+        &[Panel::new(
+            "Ravine ½(x² + 100y²) from (−8, 1.2), until f stays below 1e-3",
+            "x",
+            "y",
+            &series,
+        )
+        .contours("contours f = k²/2 (x = ±k, y = ±k/10)", &f, levels)],
     )
 }
 
 #[allow(dead_code)] // a test includes this file as a module and calls `run` directly
 fn main() {
     let args = Args::parse();
+    support::require_plot_path(args.plot.as_deref());
     let (paths, _) = run();
     if args.tune {
         print_tuning();
     }
     if let Some(path) = &args.plot {
         if let Err(e) = plot(path, &paths) {
-            eprintln!("error: --plot {}: {e}", path.display());
+            eprintln!("error: {e}");
             std::process::exit(1);
         }
         println!("paths written to {}", path.display());

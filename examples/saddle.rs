@@ -234,7 +234,7 @@ pub fn run() -> [Vec<Escape>; 2] {
     })
 }
 
-fn plot(path: &Path, runs: &[Vec<Escape>; 2]) -> Result<(), Box<dyn std::error::Error>> {
+fn plot(path: &Path, runs: &[Vec<Escape>; 2]) -> Result<(), support::ChartError> {
     use support::{figure, Panel, Series};
     let series = |runs: &[Escape], pick: fn(&Escape, usize) -> f64, limit: usize| {
         KINDS
@@ -253,20 +253,21 @@ fn plot(path: &Path, runs: &[Vec<Escape>; 2]) -> Result<(), Box<dyn std::error::
     figure(
         path,
         &[
-            Panel {
-                title: "Saddle x² − y² from (1, 1e-6): distance |y| off the ridge",
-                x_label: "step",
-                y_label: "|y|",
-                series: &saddle,
-                log_y: true,
-            },
-            Panel {
-                title: "Plateau 1 − exp(−r²/2) from (3, 3): f (first 600 steps)",
-                x_label: "step",
-                y_label: "f",
-                series: &plateau,
-                log_y: false,
-            },
+            Panel::new(
+                "Saddle x² − y² from (1, 1e-6): distance |y| off the ridge",
+                "step",
+                "|y|",
+                &saddle,
+            )
+            .log_y()
+            .integer_x(),
+            Panel::new(
+                "Plateau 1 − exp(−r²/2) from (3, 3): f (first 600 steps)",
+                "step",
+                "f",
+                &plateau,
+            )
+            .integer_x(),
         ],
     )
 }
@@ -274,10 +275,11 @@ fn plot(path: &Path, runs: &[Vec<Escape>; 2]) -> Result<(), Box<dyn std::error::
 #[allow(dead_code)] // a test includes this file as a module and calls `run` directly
 fn main() {
     let args = Args::parse();
+    support::require_plot_path(args.plot.as_deref());
     let runs = run();
     if let Some(path) = &args.plot {
         if let Err(e) = plot(path, &runs) {
-            eprintln!("error: --plot {}: {e}", path.display());
+            eprintln!("error: {e}");
             std::process::exit(1);
         }
         println!("chart written to {}", path.display());

@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo run --release --example two_input -- --epochs 20`
 
+#[path = "support/mod.rs"]
+mod support;
+
 use clap::Parser;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -149,6 +152,8 @@ pub fn run(args: &Args) -> Result<Outcome, Box<dyn std::error::Error>> {
             std::process::id()
         ))
     });
+    // Checked before training, so a mistyped --checkpoint costs no training run.
+    support::check_writable(&path).map_err(|e| format!("--checkpoint {}: {e}", path.display()))?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let (train, test) = (Split::draw(4096, &mut rng), Split::draw(1024, &mut rng));
     let model = TwoInputNet::new(32, &mut rng);
