@@ -221,7 +221,10 @@ pub enum DataError {
     },
 }
 
-const HINT: &str = "pass --data DIR or set MNIST_DIR; the repo ships data/mnist";
+const HINT: &str =
+    "pass --data DIR or set MNIST_DIR to a folder holding the four MNIST .gz files; \
+     a clone of the tapegrad repository ships them in data/mnist, and tapegrad installed from \
+     crates.io does not: copy that folder (or the original files) anywhere and point to it";
 
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
