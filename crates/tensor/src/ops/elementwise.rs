@@ -13,7 +13,8 @@ impl<T: Float> Tensor<T> {
     /// Elementwise `x + y` under NumPy broadcasting.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
     /// let bias = Tensor::from_vec(vec![10.0f32, 20.0], &[2]);
     /// assert_eq!(x.add(&bias).to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
