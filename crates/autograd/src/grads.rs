@@ -80,8 +80,8 @@ impl<T: Float> Grads<T> {
     /// [`Grads::wrt`] gradient belongs to one tape, and these keep their own.
     ///
     /// ```
-    /// # use tapegrad_autograd::{Grads, Param, Tape};
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let w = Param::new("w", Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
     /// let mut total = Grads::new();
     /// for x in [[1.0, 0.0], [3.0, 4.0]] {

@@ -24,8 +24,8 @@ struct Inner<T> {
 /// in with [`Tape::param`](crate::Tape::param); an optimizer updates it in place between tapes.
 ///
 /// ```
-/// # use tapegrad_autograd::Param;
-/// # use tapegrad_tensor::Tensor;
+/// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
 /// let w = Param::new("w", Tensor::<f32>::zeros(&[2, 3]));
 /// assert_eq!(w.shape(), vec![2, 3]);
 /// ```
@@ -74,8 +74,8 @@ impl<T: Float> Param<T> {
     /// next forward pass.
     ///
     /// ```
-    /// # use tapegrad_autograd::{Param, Tape};
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let w = Param::new("w", Tensor::from_vec(vec![2.0f64], &[1]));
     /// let handle = w.clone();
     /// handle.set_requires_grad(false); // freezes `w` too: both handles are one parameter

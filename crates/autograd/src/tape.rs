@@ -49,8 +49,8 @@ pub(crate) struct Inner<T> {
 /// recording. Tapes are independent: two threads each with their own tape do not interact.
 ///
 /// ```
-/// # use tapegrad_autograd::{Param, Tape};
-/// # use tapegrad_tensor::Tensor;
+/// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
 /// let w = Param::new("w", Tensor::from_vec(vec![2.0f64, -1.0], &[2]));
 /// let tape = Tape::new();
 /// let x = tape.input(Tensor::from_vec(vec![3.0, 4.0], &[2]));

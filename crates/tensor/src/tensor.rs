@@ -18,7 +18,8 @@ use std::sync::Arc;
 /// at the caller's line. Shape errors are programming errors, so the short form is the usual one.
 ///
 /// ```
-/// # use tapegrad_tensor::Tensor;
+/// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
 /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
 /// let t = a.t(); // a [3, 2] view, no copy
 /// assert_eq!(t.get(&[2, 1]), 6.0);

@@ -76,7 +76,8 @@ impl<T: Float> Tensor<T> {
     /// `self ← self + α · x` (BLAS `axpy`), for `x` of exactly `self`'s shape.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let mut w = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
     /// let g = Tensor::from_vec(vec![10.0f32, 20.0], &[2]);
     /// w.scaled_add(-0.1, &g); // one SGD step

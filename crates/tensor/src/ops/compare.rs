@@ -166,7 +166,8 @@ impl<T: Float> Tensor<T> {
     /// A NaN mask element counts as true (NaN ≠ 0).
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![-1.0f32, 2.0, -3.0], &[3]);
     /// let y = x.where_(&x.gt_scalar(0.0), &Tensor::scalar(0.0)); // relu
     /// assert_eq!(y.to_vec(), vec![0.0, 2.0, 0.0]);
@@ -196,7 +197,8 @@ impl<T: Float> Tensor<T> {
     /// A NaN mask element counts as true (NaN ≠ 0).
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let mask = Tensor::from_vec(vec![1.0f64, 0.0, 1.0], &[3]);
     /// let y = Tensor::select(&mask, &Tensor::scalar(7.0), &Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
     /// assert_eq!(y.to_vec(), vec![7.0, 2.0, 7.0]);

@@ -160,7 +160,8 @@ impl<T: Float> Tensor<T> {
     /// `f` may run on several threads at once for large tensors, hence `Sync`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]);
     /// assert_eq!(x.map(|v| v * v + 1.0).to_vec(), vec![2.0, 5.0, 10.0]);
     /// ```
@@ -186,7 +187,8 @@ impl<T: Float> Tensor<T> {
     /// backward rule's `g · f'(x, y)`, without the temporaries of composed ops.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let g = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
     /// let x = Tensor::from_vec(vec![-1.0f32, 3.0], &[2]);
     /// let relu_grad = g.zip_map3(&x, &x, |g, x, _| if x > 0.0 { g } else { 0.0 });
@@ -276,7 +278,8 @@ impl<T: Float> Tensor<T> {
     /// `σ(x) = 1 / (1 + e⁻ˣ)`, finite for every finite `x`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let y = Tensor::from_vec(vec![-1000.0f32, 0.0, 1000.0], &[3]).sigmoid();
     /// assert_eq!(y.to_vec(), vec![0.0, 0.5, 1.0]);
     /// ```

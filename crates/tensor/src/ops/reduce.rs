@@ -48,7 +48,8 @@ impl<T: Float> Tensor<T> {
     /// every axis. A sum over zero elements is 0.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// assert_eq!(x.sum(&[0], false).to_vec(), vec![5.0, 7.0, 9.0]);
     /// assert_eq!(x.sum(&[-1], true).shape(), &[2, 1]);
@@ -142,7 +143,8 @@ impl<T: Float> Tensor<T> {
     /// variance: 0 (NaN where `x` is infinite or NaN).
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f64, 3.0, 10.0, 14.0], &[2, 2]);
     /// assert_eq!(x.var(&[1], false).to_vec(), vec![1.0, 4.0]);
     /// ```
@@ -196,7 +198,8 @@ impl<T: Float> Tensor<T> {
     /// a broadcast output's shape is brought back to each input's shape.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let g = Tensor::<f64>::ones(&[4, 2, 3]);
     /// assert_eq!(g.sum_to(&[2, 1]).to_vec(), vec![12.0, 12.0]);
     /// ```

@@ -14,7 +14,8 @@ impl<T: Float> Tensor<T> {
     /// Gradient: the matching [`Tensor::split`] of `g`. PyTorch: `torch.cat`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let a = Tensor::from_vec(vec![1.0f64, 2.0], &[1, 2]);
     /// let b = Tensor::from_vec(vec![3.0f64, 4.0], &[1, 2]);
     /// assert_eq!(Tensor::concat(&[&a, &b], -1).shape(), &[1, 4]);
@@ -61,7 +62,8 @@ impl<T: Float> Tensor<T> {
     /// Gradient: the matching [`Tensor::chunk`] of `g`, each squeezed along `axis`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
     /// let s = Tensor::stack(&[&a, &a, &a], 1);
     /// assert_eq!(s.shape(), &[2, 3]);
@@ -110,7 +112,8 @@ impl<T: Float> Tensor<T> {
     /// No data is copied. PyTorch: `torch.split` with a list of sizes.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::<f32>::arange(0.0, 5.0, 1.0);
     /// let parts = x.split(0, &[2, 3]);
     /// assert_eq!(parts[1].to_vec(), vec![2.0, 3.0, 4.0]);
@@ -160,7 +163,8 @@ impl<T: Float> Tensor<T> {
     /// An empty axis gives `chunks` empty pieces. PyTorch: `torch.chunk`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::<f64>::zeros(&[5, 2]);
     /// let sizes: Vec<usize> = x.chunk(3, 0).iter().map(|c| c.dim(0)).collect();
     /// assert_eq!(sizes, vec![2, 2, 1]);

@@ -14,7 +14,8 @@ impl<T: Float> Tensor<T> {
     /// reduced set gives NaN), as in PyTorch.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], &[2, 2]);
     /// assert_eq!(x.max(-1, false).to_vec(), vec![5.0, 4.0]);
     /// assert_eq!(x.argmax(-1), vec![1, 1]);
