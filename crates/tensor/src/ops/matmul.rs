@@ -22,6 +22,7 @@ impl<T: Float> Tensor<T> {
     /// let b = Tensor::from_vec(vec![1.0f64, 0.0, -1.0], &[3]);
     /// assert_eq!(a.matmul(&b).to_vec(), vec![-2.0, -2.0]);
     /// assert_eq!(a.matmul(&a.t()).shape(), &[2, 2]); // `a.t()` is read through its strides
+    /// assert!(a.try_matmul(&a).is_err()); // [2, 3]·[2, 3]: inner sizes 3 and 2 differ
     /// ```
     ///
     /// # Panics
@@ -138,6 +139,7 @@ impl<T: Float> Tensor<T> {
     /// use tapegrad::prelude::*;
     /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
     /// assert_eq!(a.dot(&a).item(), 14.0);
+    /// assert!(a.try_dot(&Tensor::zeros(&[2])).is_err());
     /// ```
     ///
     /// # Panics
@@ -171,6 +173,7 @@ impl<T: Float> Tensor<T> {
     /// let a = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
     /// let b = Tensor::from_vec(vec![3.0f64, 4.0, 5.0], &[3]);
     /// assert_eq!(a.outer(&b).to_vec(), vec![3.0, 4.0, 5.0, 6.0, 8.0, 10.0]);
+    /// assert!(a.try_outer(&Tensor::zeros(&[1, 3])).is_err()); // not 1-D
     /// ```
     ///
     /// # Panics
