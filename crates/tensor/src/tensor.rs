@@ -25,6 +25,24 @@ use std::sync::Arc;
 /// assert_eq!(t.get(&[2, 1]), 6.0);
 /// assert!(!t.is_contiguous());
 /// ```
+///
+/// The operators `+ − * /` and unary `−` call the named methods ([`Tensor::add`] and so on) on
+/// any mix of owned and borrowed tensors, with a scalar on the right, or for `f32` and `f64` on
+/// the left; `+=`, `−=` and `*=` call the `_assign` forms:
+///
+/// ```
+/// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
+/// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+/// let b = Tensor::from_vec(vec![3.0f32, 4.0], &[2]);
+/// assert_eq!((&a + &b).to_vec(), [4.0, 6.0]);
+/// assert_eq!((2.0 * &a - &b / 2.0).to_vec(), [0.5, 2.0]);
+/// assert_eq!((-a.clone()).to_vec(), [-1.0, -2.0]);
+/// let mut c = a.clone();
+/// c += &b;
+/// c *= 0.5;
+/// assert_eq!(c.to_vec(), [2.0, 3.0]);
+/// ```
 #[derive(Clone)]
 pub struct Tensor<T> {
     storage: Arc<Storage<T>>,
