@@ -9,6 +9,21 @@ use tapegrad_tensor::{Float, Tensor};
 /// A value on a [`Tape`]: a cheap handle (tape, node index) plus the value itself.
 ///
 /// Ops on vars compute their value eagerly and record their backward rule on the tape.
+///
+/// The operators `+ − * /` and unary `−` call the named methods ([`Var::add`] and so on) on
+/// owned or borrowed vars, or with a scalar on the right; `f32` and `f64` scalars also multiply
+/// from the left:
+///
+/// ```
+/// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
+/// let tape = Tape::new();
+/// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+/// let y = tape.input(Tensor::from_vec(vec![3.0, 4.0], &[2]));
+/// let z = 2.0 * &x * &y - &y / 2.0 + 1.0; // 2xy − y/2 + 1
+/// assert_eq!(z.value().to_vec(), [5.5, 15.0]);
+/// assert_eq!((-&z).sum_all().backward().wrt(&x).unwrap().to_vec(), [-6.0, -8.0]); // −2y
+/// ```
 #[derive(Clone)]
 pub struct Var<T: Float = f32> {
     tape: Tape<T>,
