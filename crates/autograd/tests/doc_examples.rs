@@ -83,7 +83,10 @@ fn links(doc: &str, ty: &str) -> Vec<(String, String)> {
         let Some(close) = rest.find(']') else { break };
         let text = &rest[..close];
         let after = &rest[close + 1..];
-        let target = match after.strip_prefix('(').and_then(|a| a.find(')').map(|e| &a[..e])) {
+        let target = match after
+            .strip_prefix('(')
+            .and_then(|a| a.find(')').map(|e| &a[..e]))
+        {
             Some(explicit) => explicit,
             None => text.trim_matches('`'),
         };
@@ -190,7 +193,10 @@ fn every_public_method_has_a_doc_example_one_click_away() {
     // A sanity floor, so a scan that silently stopped matching cannot pass.
     for ty in TYPES {
         let n = methods.iter().filter(|m| m.ty == ty).count();
-        assert!(n >= 5, "found only {n} public methods of {ty}: has the layout changed?");
+        assert!(
+            n >= 5,
+            "found only {n} public methods of {ty}: has the layout changed?"
+        );
     }
 
     // (type, name) -> the examples of every method of that name (overloads across impl blocks).
