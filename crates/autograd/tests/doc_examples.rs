@@ -11,14 +11,17 @@
 //!   `///` lines and attributes directly above it.
 //! - The method passes if its doc holds a code block (a line with three backticks), or if it
 //!   links (`` [`Type::name`] ``, `` [`Self::name`] `` or `` [text](Type::name) ``) to a method of
-//!   the same type whose doc holds a code block that calls this method (`name(` occurs in it).
-//!   So a `try_x` may point at `x`'s example when that example shows `try_x` too.
+//!   the same type whose doc holds a code block that calls this method (`name(` occurs in it
+//!   as a whole name). So a `try_x` may point at `x`'s example when that example shows `try_x`
+//!   too, and a family of small siblings may share one example that calls each of them.
 //! - Every code block in these docs uses `tapegrad::prelude`, as a user of the facade does.
 //! - A column-0 `impl` line that names one of the types without ` for ` but is not such a header
 //!   (a `where` clause, say) fails the test, so no block of methods can slip past the scan.
 //!
 //! A second test keeps the hidden `doc_prelude` modules, which those examples import as
 //! `tapegrad::prelude`, in step with the facade's real prelude in `src/lib.rs`.
+//!
+//! Run alone: `cargo test -p tapegrad-autograd --test doc_examples`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -179,6 +182,17 @@ fn scan(file: &Path, methods: &mut Vec<Method>, problems: &mut Vec<String>) {
     }
 }
 
+/// Whether `code` calls `name(` as a whole name (so `sub` is not found in `try_sub(`).
+fn calls(code: &str, name: &str) -> bool {
+    let call = format!("{name}(");
+    code.match_indices(&call).any(|(i, _)| {
+        !code[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
 #[test]
 fn every_public_method_has_a_doc_example_one_click_away() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -210,12 +224,11 @@ fn every_public_method_has_a_doc_example_one_click_away() {
         if !m.example.is_empty() {
             continue;
         }
-        let call = format!("{}(", m.name);
         let linked = m.links.iter().any(|(owner, name)| {
             owner == m.ty
                 && examples
                     .get(&(owner.clone(), name.clone()))
-                    .is_some_and(|ex| ex.iter().any(|e| e.contains(&call)))
+                    .is_some_and(|ex| ex.iter().any(|e| calls(e, &m.name)))
         });
         if !linked {
             missing.push(format!("{}::{} ({})", m.ty, m.name, m.at));
