@@ -171,8 +171,8 @@ fn dot(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
 /// worst element on failure: which input, its index, both values and the relative error.
 ///
 /// ```
-/// # use tapegrad_autograd::{gradcheck, Check};
-/// # use tapegrad_tensor::Tensor;
+/// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
 /// let x = Tensor::from_vec(vec![0.3f64, -1.2, 2.0], &[3]);
 /// let report = gradcheck("tanh", |v| v[0].tanh(), &[x], Check::default()).unwrap();
 /// assert!(report.ops.contains(&"tanh"));

@@ -27,17 +27,46 @@ impl<T: Float> std::fmt::Debug for Grads<T> {
 
 impl<T: Float> Grads<T> {
     /// `∂L/∂p`, or `None` if `p` was not on a path to the loss.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("w", Tensor::from_vec(vec![2.0f32], &[1]));
+    /// let unused = Param::new("unused", Tensor::<f32>::zeros(&[1]));
+    /// let tape = Tape::new();
+    /// let _ = tape.param(&unused);
+    /// let g = tape.param(&w).square().sum_all().backward();
+    /// assert_eq!(g.get(&w).unwrap().to_vec(), [4.0]); // 2w
+    /// assert_eq!(g.get_by_id(w.id()).unwrap().to_vec(), [4.0]);
+    /// assert!(g.get(&unused).is_none()); // not on a path to the loss
+    /// assert_eq!((g.len(), g.is_empty()), (1, false));
+    /// let ids: Vec<_> = g.iter().map(|(id, _)| id).collect();
+    /// assert_eq!(ids, [w.id()]);
+    /// ```
     pub fn get(&self, p: &Param<T>) -> Option<&Tensor<T>> {
         self.params.get(&p.id())
     }
 
     /// `∂L/∂p` by id.
+    ///
+    /// Example: [`Grads::get`].
     pub fn get_by_id(&self, id: ParamId) -> Option<&Tensor<T>> {
         self.params.get(&id)
     }
 
     /// `∂L/∂v` for a var recorded with [`Tape::input_with_grad`](crate::Tape::input_with_grad), or
     /// `None`; a param's gradient is read with [`Grads::get`].
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![3.0f32], &[1]));
+    /// let c = tape.input(Tensor::from_vec(vec![2.0], &[1]));
+    /// let g = x.mul(&c).sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [2.0]);
+    /// assert!(g.wrt(&c).is_none()); // a constant has no gradient
+    /// ```
     pub fn wrt(&self, v: &Var<T>) -> Option<&Tensor<T>> {
         if v.tape_id() != self.tape_id {
             return None;
@@ -46,32 +75,55 @@ impl<T: Float> Grads<T> {
     }
 
     /// Every parameter gradient, by id.
+    ///
+    /// Example: [`Grads::get`].
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &Tensor<T>)> {
         self.params.iter().map(|(&id, g)| (id, g))
     }
 
     /// Mutable access to one parameter gradient (for clipping in place).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("w", Tensor::from_vec(vec![2.0f32], &[1]));
+    /// let tape = Tape::new();
+    /// let mut g = tape.param(&w).square().sum_all().backward(); // 2w = 4
+    /// g.get_mut(w.id()).unwrap().scale_assign(0.5);
+    /// for (_, grad) in g.iter_mut() {
+    ///     grad.map_assign(|v| v.min(1.0)); // clip every gradient at 1
+    /// }
+    /// assert_eq!(g.get(&w).unwrap().to_vec(), [1.0]);
+    /// ```
     pub fn get_mut(&mut self, id: ParamId) -> Option<&mut Tensor<T>> {
         self.params.get_mut(&id)
     }
 
     /// Every parameter gradient, mutably.
+    ///
+    /// Example: [`Grads::get_mut`].
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut Tensor<T>)> {
         self.params.iter_mut().map(|(&id, g)| (id, g))
     }
 
     /// Number of parameter gradients.
+    ///
+    /// Example: [`Grads::get`].
     pub fn len(&self) -> usize {
         self.params.len()
     }
 
     /// Whether no parameter received a gradient.
+    ///
+    /// Example: [`Grads::get`].
     pub fn is_empty(&self) -> bool {
         self.params.is_empty()
     }
 
     /// An empty set of gradients, tied to no tape: the starting point for summing micro-batches
     /// with [`Grads::accumulate`].
+    ///
+    /// Example: [`Grads::accumulate`].
     pub fn new() -> Self {
         Grads {
             params: HashMap::new(),
@@ -92,8 +144,8 @@ impl<T: Float> Grads<T> {
     /// [`Grads::wrt`] gradient belongs to one tape, and these keep their own.
     ///
     /// ```
-    /// # use tapegrad_autograd::{Grads, Param, Tape};
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let w = Param::new("w", Tensor::from_vec(vec![1.0f64, 2.0], &[2]));
     /// let mut total = Grads::new();
     /// for x in [[1.0, 0.0], [3.0, 4.0]] {
@@ -103,6 +155,9 @@ impl<T: Float> Grads<T> {
     /// }
     /// total.scale(0.5); // the mean of the two micro-batch losses
     /// assert_eq!(total.get(&w).unwrap().to_vec(), [2.0, 2.0]);
+    /// w.set_value(Tensor::zeros(&[3])); // reshaped: its next gradient does not fit the sum
+    /// let tape = Tape::new();
+    /// assert!(total.try_accumulate(&tape.param(&w).sum_all().backward()).is_err());
     /// ```
     ///
     /// # Panics
@@ -136,6 +191,21 @@ impl<T: Float> Grads<T> {
 
     /// The sum of several passes' gradients, as [`Grads::accumulate`] adds them.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("w", Tensor::from_vec(vec![1.0f32], &[1]));
+    /// let pass = |x: f32| {
+    ///     let tape = Tape::new();
+    ///     (tape.param(&w) * x).sum_all().backward()
+    /// };
+    /// let total = Grads::accumulated([pass(1.0), pass(2.0)]);
+    /// assert_eq!(total.get(&w).unwrap().to_vec(), [3.0]);
+    /// let before = pass(1.0);
+    /// w.set_value(Tensor::zeros(&[2])); // reshaped: its next gradient does not fit the sum
+    /// assert!(Grads::try_accumulated([before, pass(1.0)]).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If a parameter's gradients differ in shape; [`Grads::try_accumulated`] returns the error.
     #[track_caller]
@@ -161,6 +231,8 @@ impl<T: Float> Grads<T> {
 
     /// Multiplies every gradient (parameters' and vars') by `factor`, in place: `scale(1/k)`
     /// turns the sum of `k` micro-batches into their mean.
+    ///
+    /// Example: [`Grads::accumulate`].
     pub fn scale(&mut self, factor: T) {
         for g in self.params.values_mut().chain(self.vars.values_mut()) {
             g.scale_assign(factor);

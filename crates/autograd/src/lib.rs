@@ -27,3 +27,19 @@ pub use grads::Grads;
 pub use param::{Param, ParamId};
 pub use tape::Tape;
 pub use var::Var;
+
+/// The names `tapegrad::prelude` gives for this crate's and `tapegrad-tensor`'s types, for this
+/// crate's doc examples.
+///
+/// The examples are written as a user of the `tapegrad` facade writes them
+/// (`use tapegrad::prelude::*;`), but this crate cannot depend on the facade (it depends on this
+/// crate), so each example starts with a hidden line
+/// `# mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }` that points that path
+/// here. Keep this list in step with the facade's prelude; it is not part of the API.
+#[doc(hidden)]
+pub mod doc_prelude {
+    pub use crate::ops::{CrossEntropyOptions, GeluApproximate, Reduction};
+    pub use crate::{gradcheck, gradcheck_params, Check, Grads, ModelCheck, Param, Tape, Var};
+    pub use rand::{rngs::StdRng, Rng, SeedableRng};
+    pub use tapegrad_tensor::{Float, Tensor, TensorError};
+}

@@ -24,8 +24,8 @@ struct Inner<T> {
 /// in with [`Tape::param`](crate::Tape::param); an optimizer updates it in place between tapes.
 ///
 /// ```
-/// # use tapegrad_autograd::Param;
-/// # use tapegrad_tensor::Tensor;
+/// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
 /// let w = Param::new("w", Tensor::<f32>::zeros(&[2, 3]));
 /// assert_eq!(w.shape(), vec![2, 3]);
 /// ```
@@ -36,6 +36,16 @@ pub struct Param<T> {
 
 impl<T: Float> Param<T> {
     /// A new parameter holding `value`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("layer1.weight", Tensor::<f32>::zeros(&[2, 3]));
+    /// assert_eq!(w.name(), "layer1.weight");
+    /// assert_eq!((w.shape(), w.numel()), (vec![2, 3], 6));
+    /// assert_eq!(w.clone().id(), w.id()); // a clone is another handle to the same parameter
+    /// assert_ne!(w.id(), Param::new("b", Tensor::<f32>::zeros(&[1])).id());
+    /// ```
     pub fn new(name: impl Into<String>, value: Tensor<T>) -> Self {
         let id = ParamId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
         Param {
@@ -49,11 +59,15 @@ impl<T: Float> Param<T> {
     }
 
     /// This parameter's id.
+    ///
+    /// Example: [`Param::new`].
     pub fn id(&self) -> ParamId {
         self.inner.id
     }
 
     /// This parameter's name.
+    ///
+    /// Example: [`Param::new`].
     pub fn name(&self) -> &str {
         &self.inner.name
     }
@@ -74,8 +88,8 @@ impl<T: Float> Param<T> {
     /// next forward pass.
     ///
     /// ```
-    /// # use tapegrad_autograd::{Param, Tape};
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let w = Param::new("w", Tensor::from_vec(vec![2.0f64], &[1]));
     /// let handle = w.clone();
     /// handle.set_requires_grad(false); // freezes `w` too: both handles are one parameter
@@ -90,6 +104,15 @@ impl<T: Float> Param<T> {
     }
 
     /// The current value (a cheap clone sharing storage).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("w", Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// assert_eq!(w.value().to_vec(), [1.0, 2.0]);
+    /// w.set_value(Tensor::from_vec(vec![3.0, 4.0, 5.0], &[3]));
+    /// assert_eq!(w.shape(), [3]);
+    /// ```
     pub fn value(&self) -> Tensor<T> {
         self.inner
             .value
@@ -99,6 +122,8 @@ impl<T: Float> Param<T> {
     }
 
     /// The current value's shape.
+    ///
+    /// Example: [`Param::new`].
     pub fn shape(&self) -> Vec<usize> {
         self.inner
             .value
@@ -109,6 +134,8 @@ impl<T: Float> Param<T> {
     }
 
     /// Number of scalars in the parameter.
+    ///
+    /// Example: [`Param::new`].
     pub fn numel(&self) -> usize {
         self.inner
             .value
@@ -118,17 +145,37 @@ impl<T: Float> Param<T> {
     }
 
     /// Replaces the value (the shape may change; checkpoints check shapes before calling this).
+    ///
+    /// Example: [`Param::value`].
     pub fn set_value(&self, value: Tensor<T>) {
         *self.inner.value.write().unwrap_or_else(|e| e.into_inner()) = value.contiguous();
     }
 
     /// A new, independent parameter with this one's name and current value (a fresh id); the
     /// storage is shared until either side is updated, then copied.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("w", Tensor::from_vec(vec![1.0f32], &[1]));
+    /// let copy = w.duplicate();
+    /// copy.set_value(Tensor::from_vec(vec![9.0], &[1]));
+    /// assert_eq!((copy.name(), w.value().item()), ("w", 1.0)); // w is unchanged
+    /// assert_ne!(copy.id(), w.id());
+    /// ```
     pub fn duplicate(&self) -> Self {
         Param::new(self.name(), self.value())
     }
 
     /// Runs `f` on the value's elements in place, row-major; no copy when no tape still holds the value.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("w", Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// w.update(|v| v.iter_mut().for_each(|x| *x -= 0.5)); // an optimizer step
+    /// assert_eq!(w.value().to_vec(), [0.5, 1.5]);
+    /// ```
     pub fn update<R>(&self, f: impl FnOnce(&mut [T]) -> R) -> R {
         let mut guard = self.inner.value.write().unwrap_or_else(|e| e.into_inner());
         f(guard.as_mut_slice())

@@ -49,8 +49,8 @@ pub(crate) struct Inner<T> {
 /// recording. Tapes are independent: two threads each with their own tape do not interact.
 ///
 /// ```
-/// # use tapegrad_autograd::{Param, Tape};
-/// # use tapegrad_tensor::Tensor;
+/// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
 /// let w = Param::new("w", Tensor::from_vec(vec![2.0f64, -1.0], &[2]));
 /// let tape = Tape::new();
 /// let x = tape.input(Tensor::from_vec(vec![3.0, 4.0], &[2]));
@@ -89,6 +89,13 @@ impl<T: Float> Default for Tape<T> {
 
 impl<T: Float> Tape<T> {
     /// An empty tape.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::<f32>::new();
+    /// assert!(tape.is_empty());
+    /// ```
     pub fn new() -> Self {
         Tape {
             inner: Rc::new(Inner {
@@ -107,6 +114,16 @@ impl<T: Float> Tape<T> {
     ///
     /// Randomness belongs to a pass, so a training loop seeds each step's tape (say with the step
     /// number): the same seeds give the same masks, with one thread or many.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::<f32>::with_seed(7);
+    /// assert!(tape.is_seeded() && !Tape::<f32>::new().is_seeded());
+    /// let a: f64 = tape.with_rng(|rng| rng.random());
+    /// let b: f64 = Tape::<f32>::with_seed(7).with_rng(|rng| rng.random());
+    /// assert_eq!(a, b); // the same seed gives the same draws
+    /// ```
     pub fn with_seed(seed: u64) -> Self {
         let tape = Self::new();
         *tape.inner.rng.borrow_mut() = Some(StdRng::seed_from_u64(seed));
@@ -114,11 +131,15 @@ impl<T: Float> Tape<T> {
     }
 
     /// Whether the tape was made by [`Tape::with_seed`], so random ops can draw masks from it.
+    ///
+    /// Example: [`Tape::with_seed`].
     pub fn is_seeded(&self) -> bool {
         self.inner.rng.borrow().is_some()
     }
 
     /// Runs `f` with this tape's generator.
+    ///
+    /// Example: [`Tape::with_seed`].
     ///
     /// # Panics
     /// If the tape was made without a seed: a random op in a training pass needs [`Tape::with_seed`],
@@ -139,16 +160,39 @@ impl<T: Float> Tape<T> {
     }
 
     /// Whether two handles refer to the same tape.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.input(Tensor::zeros(&[1]));
+    /// assert!(x.tape().same_as(&tape) && tape.same_as(&tape.clone()));
+    /// assert!(!tape.same_as(&Tape::new()));
+    /// ```
     pub fn same_as(&self, other: &Tape<T>) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Number of recorded nodes (leaves included).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let c = tape.input(Tensor::from_vec(vec![2.0f32], &[1])); // a constant: not recorded
+    /// assert!(tape.is_empty());
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![3.0], &[1]));
+    /// let _y = x.mul(&c);
+    /// assert_eq!(tape.len(), 2); // the leaf x and the product
+    /// assert_eq!(tape.op_names(), ["mul"]);
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.nodes.borrow().len()
     }
 
     /// Whether nothing has been recorded.
+    ///
+    /// Example: [`Tape::len`].
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -173,11 +217,25 @@ impl<T: Float> Tape<T> {
 
     /// A value that needs no gradient (data, labels, constants). It is not recorded: the tape
     /// grows only with values a gradient flows through.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let data = tape.input(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![3.0, 4.0], &[2]));
+    /// assert!(!data.requires_grad() && x.requires_grad());
+    /// let g = x.mul(&data).sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [1.0, 2.0]);
+    /// assert!(g.wrt(&data).is_none());
+    /// ```
     pub fn input(&self, value: Tensor<T>) -> Var<T> {
         Var::new(self.clone(), CONSTANT, value, false)
     }
 
     /// A value whose gradient the caller wants; read it with [`Grads::wrt`].
+    ///
+    /// Example: [`Tape::input`].
     pub fn input_with_grad(&self, value: Tensor<T>) -> Var<T> {
         self.leaf(value, None, true)
     }
@@ -187,6 +245,16 @@ impl<T: Float> Tape<T> {
     /// A frozen parameter ([`Param::set_requires_grad`]`(false)`) is linked as a constant, as
     /// [`Tape::input`] would: nothing is recorded, and no gradient flows to it or through the
     /// ops that only it feeds.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("w", Tensor::from_vec(vec![2.0f32], &[1]));
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::from_vec(vec![3.0], &[1]));
+    /// let g = tape.param(&w).mul(&x).sum_all().backward();
+    /// assert_eq!(g.get(&w).unwrap().to_vec(), [3.0]);
+    /// ```
     pub fn param(&self, p: &Param<T>) -> Var<T> {
         if !p.requires_grad() {
             return self.input(p.value());
@@ -199,6 +267,33 @@ impl<T: Float> Tape<T> {
     /// This is how every op, built-in or user-written, enters the tape. If no input needs a
     /// gradient (or inside [`Tape::no_grad`]) nothing is recorded at all and the result is a
     /// constant.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; pub mod autograd { pub use tapegrad_autograd::Backward; } }
+    /// use tapegrad::autograd::Backward;
+    /// use tapegrad::prelude::*;
+    ///
+    /// /// `y = x³`, saving `x` for the rule `∂L/∂x = g · 3x²`.
+    /// struct Cube(Tensor<f32>);
+    /// impl Backward<f32> for Cube {
+    ///     fn name(&self) -> &'static str {
+    ///         "cube"
+    ///     }
+    ///     fn backward(&self, g: &Tensor<f32>, _needs: &[bool]) -> Vec<Option<Tensor<f32>>> {
+    ///         vec![Some(g.mul(&self.0.square().mul_scalar(3.0)))]
+    ///     }
+    /// }
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let y = tape.record(x.value().powi(3), &[&x], Cube(x.value().clone()));
+    /// assert_eq!(y.value().to_vec(), [1.0, 8.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [3.0, 12.0]);
+    /// // An input from another tape is an error:
+    /// let other = Tape::new().input_with_grad(Tensor::zeros(&[2]));
+    /// let cube = Cube(other.value().clone());
+    /// assert!(tape.try_record(other.value().powi(3), &[&other], cube).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the inputs come from different tapes; [`Tape::try_record`] returns the error.
@@ -254,6 +349,8 @@ impl<T: Float> Tape<T> {
     }
 
     /// Names of the ops recorded so far, in order (what gradcheck reports as covered).
+    ///
+    /// Example: [`Tape::len`].
     pub fn op_names(&self) -> Vec<&'static str> {
         self.inner
             .nodes
@@ -264,6 +361,16 @@ impl<T: Float> Tape<T> {
     }
 
     /// Runs `f` without recording: every op inside returns constants (PyTorch: `torch.no_grad`).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32], &[1]));
+    /// let y = tape.no_grad(|| x.mul_scalar(2.0));
+    /// assert!(!y.requires_grad());
+    /// assert_eq!(tape.len(), 1); // only the leaf x
+    /// ```
     pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
         let before = self.inner.recording.replace(false);
         let out = f();
@@ -279,6 +386,21 @@ impl<T: Float> Tape<T> {
     /// graph still shared is free again, so the optimizer updates it in place even while the
     /// caller still holds `loss` or the logits. A second backward through a freed part is an
     /// error ([`AutogradError::GraphFreed`]).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![3.0f32], &[1]));
+    /// let y = x.square().sum_all();
+    /// tape.set_retain_graph(true);
+    /// let first = y.backward();
+    /// let second = y.backward(); // walks the kept graph again
+    /// assert_eq!(first.wrt(&x).unwrap().to_vec(), second.wrt(&x).unwrap().to_vec());
+    /// tape.set_retain_graph(false);
+    /// let _ = y.backward(); // frees the rules as it goes
+    /// assert!(y.try_backward().is_err()); // the graph is gone
+    /// ```
     pub fn set_retain_graph(&self, on: bool) {
         self.inner.retain_graph.set(on);
     }
@@ -287,11 +409,25 @@ impl<T: Float> Tape<T> {
     /// gradient holds a NaN or infinity is remembered, and `backward` reports it by name.
     ///
     /// Cheaper than PyTorch's `detect_anomaly`: one finiteness scan per recorded value, no stack traces.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// tape.set_anomaly_detection(true);
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![-1.0f32, 4.0], &[2]));
+    /// let y = x.log().sum_all(); // ln(−1) is NaN
+    /// let err = tape.anomaly().unwrap();
+    /// assert!(err.to_string().starts_with("anomaly: log produced a NaN"));
+    /// assert!(y.try_backward().is_err());
+    /// ```
     pub fn set_anomaly_detection(&self, on: bool) {
         self.inner.anomaly_mode.set(on);
     }
 
     /// The first anomaly found so far, if detection is on.
+    ///
+    /// Example: [`Tape::set_anomaly_detection`].
     pub fn anomaly(&self) -> Option<AutogradError> {
         self.inner.anomaly.borrow().clone()
     }

@@ -9,6 +9,21 @@ use tapegrad_tensor::{Float, Tensor};
 /// A value on a [`Tape`]: a cheap handle (tape, node index) plus the value itself.
 ///
 /// Ops on vars compute their value eagerly and record their backward rule on the tape.
+///
+/// The operators `+ − * /` and unary `−` call the named methods ([`Var::add`] and so on) on
+/// owned or borrowed vars, or with a scalar on the right; `f32` and `f64` scalars also multiply
+/// from the left:
+///
+/// ```
+/// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
+/// let tape = Tape::new();
+/// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+/// let y = tape.input(Tensor::from_vec(vec![3.0, 4.0], &[2]));
+/// let z = 2.0 * &x * &y - &y / 2.0 + 1.0; // 2xy − y/2 + 1
+/// assert_eq!(z.value().to_vec(), [5.5, 15.0]);
+/// assert_eq!((-&z).sum_all().backward().wrt(&x).unwrap().to_vec(), [-6.0, -8.0]); // −2y
+/// ```
 #[derive(Clone)]
 pub struct Var<T: Float = f32> {
     tape: Tape<T>,
@@ -28,21 +43,40 @@ impl<T: Float> Var<T> {
     }
 
     /// The computed value.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2]));
+    /// assert_eq!(x.value().to_vec(), [1.0, 2.0]);
+    /// assert_eq!(x.shape(), [1, 2]);
+    /// assert!(x.tape().same_as(&tape) && x.requires_grad());
+    /// assert_eq!(x.index(), 0); // the first node on the tape
+    /// let c = tape.input(Tensor::scalar(1.0)); // a constant, not recorded
+    /// assert!(!c.requires_grad() && c.index() == usize::MAX);
+    /// ```
     pub fn value(&self) -> &Tensor<T> {
         &self.value
     }
 
     /// The value's shape.
+    ///
+    /// Example: [`Var::value`].
     pub fn shape(&self) -> &[usize] {
         self.value.shape()
     }
 
     /// The tape this var is recorded on.
+    ///
+    /// Example: [`Var::value`].
     pub fn tape(&self) -> &Tape<T> {
         &self.tape
     }
 
     /// Position on the tape (`usize::MAX` for a constant, which is not recorded).
+    ///
+    /// Example: [`Var::value`].
     pub fn index(&self) -> usize {
         self.index
     }
@@ -52,21 +86,52 @@ impl<T: Float> Var<T> {
     }
 
     /// Whether a gradient flows back through this var.
+    ///
+    /// Example: [`Var::value`].
     pub fn requires_grad(&self) -> bool {
         self.requires_grad
     }
 
     /// The same value as a constant: no gradient flows through it (PyTorch: `Tensor.detach`).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![3.0f32], &[1]));
+    /// let y = x.mul(&x.detach()); // the second factor is a constant
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [3.0]); // not 2x = 6
+    /// ```
     pub fn detach(&self) -> Var<T> {
         self.tape.input(self.value.clone())
     }
 
     /// A constant on this var's tape (for ops that mix a var with fixed data).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let w = x.constant(Tensor::from_vec(vec![10.0, 20.0], &[2]));
+    /// assert!(!w.requires_grad() && w.tape().same_as(x.tape()));
+    /// assert_eq!(x.mul(&w).value().to_vec(), [10.0, 40.0]);
+    /// ```
     pub fn constant(&self, value: Tensor<T>) -> Var<T> {
         self.tape.input(value)
     }
 
     /// Gradients of this single-element var with respect to every param and grad-wanting input.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let g = x.square().sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [2.0, 4.0]);
+    /// assert!(x.square().try_backward().is_err()); // two elements: see backward_with
+    /// ```
     ///
     /// # Panics
     /// If the var has more than one element; [`Var::try_backward`] returns the error.
@@ -86,6 +151,17 @@ impl<T: Float> Var<T> {
     }
 
     /// Gradients given an explicit upstream gradient `∂L/∂self` of this var's shape.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let y = x.mul_scalar(3.0);
+    /// let g = y.backward_with(Tensor::from_vec(vec![1.0, 10.0], &[2])); // ∂L/∂y
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [3.0, 30.0]);
+    /// assert!(y.try_backward_with(Tensor::zeros(&[3])).is_err());
+    /// ```
     ///
     /// # Panics
     /// If `upstream` has another shape; [`Var::try_backward_with`] returns the error.
@@ -113,6 +189,35 @@ impl<T: Float> Var<T> {
     }
 
     /// Records `value = op(inputs)` on this var's tape: shorthand for [`Tape::record`].
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; pub mod autograd { pub use tapegrad_autograd::Backward; } }
+    /// use tapegrad::autograd::Backward;
+    /// use tapegrad::prelude::*;
+    ///
+    /// /// `y = a · b` for two vars, with the product rule.
+    /// struct Product(Tensor<f32>, Tensor<f32>);
+    /// impl Backward<f32> for Product {
+    ///     fn name(&self) -> &'static str {
+    ///         "product"
+    ///     }
+    ///     fn backward(&self, g: &Tensor<f32>, _needs: &[bool]) -> Vec<Option<Tensor<f32>>> {
+    ///         vec![Some(g.mul(&self.1)), Some(g.mul(&self.0))]
+    ///     }
+    /// }
+    ///
+    /// let tape = Tape::new();
+    /// let a = tape.input_with_grad(Tensor::from_vec(vec![2.0f32], &[1]));
+    /// let b = tape.input_with_grad(Tensor::from_vec(vec![5.0], &[1]));
+    /// let saved = Product(a.value().clone(), b.value().clone());
+    /// let y = a.record(a.value().mul(b.value()), &[&a, &b], saved);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!((g.wrt(&a).unwrap().item(), g.wrt(&b).unwrap().item()), (5.0, 2.0));
+    /// // An input from another tape is an error:
+    /// let other = Tape::new().input_with_grad(Tensor::from_vec(vec![1.0], &[1]));
+    /// let saved = Product(a.value().clone(), other.value().clone());
+    /// assert!(a.try_record(a.value().clone(), &[&a, &other], saved).is_err());
+    /// ```
     #[track_caller]
     pub fn record(&self, value: Tensor<T>, inputs: &[&Var<T>], op: impl Backward<T>) -> Var<T> {
         self.tape.record(value, inputs, op)
@@ -129,6 +234,31 @@ impl<T: Float> Var<T> {
     }
 
     /// Applies a pointwise [`Unary`] function; its backward is `g · df(x, y)`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; pub mod autograd { pub use tapegrad_autograd::Unary; } }
+    /// use tapegrad::autograd::Unary;
+    /// use tapegrad::prelude::*;
+    ///
+    /// /// `x³`, with derivative `3x²`.
+    /// #[derive(Clone, Copy)]
+    /// struct Cube;
+    /// impl Unary for Cube {
+    ///     const NAME: &'static str = "cube";
+    ///     fn f<T: Float>(self, x: T) -> T {
+    ///         x * x * x
+    ///     }
+    ///     fn df<T: Float>(self, x: T, _y: T) -> T {
+    ///         T::from_f64(3.0) * x * x
+    ///     }
+    /// }
+    ///
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let y = x.unary(Cube);
+    /// assert_eq!(y.value().to_vec(), [1.0, 8.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [3.0, 12.0]);
+    /// ```
     pub fn unary<U: Unary>(&self, u: U) -> Var<T> {
         let y = self.value.map(|x| u.f(x));
         let saved = UnaryBackward {

@@ -32,3 +32,16 @@ pub use ops::gemm::GEMM_PARALLEL_THRESHOLD;
 pub use storage::{live_tensor_bytes, pool_capacity, pooled_bytes, set_pool_capacity};
 pub use tensor::Tensor;
 pub use threads::{num_threads, set_num_threads, ThreadsError};
+
+/// The names `tapegrad::prelude` gives for this crate's types, for this crate's doc examples.
+///
+/// The examples are written as a user of the `tapegrad` facade writes them
+/// (`use tapegrad::prelude::*;`), but this crate cannot depend on the facade (it depends on this
+/// crate), so each example starts with a hidden line
+/// `# mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }` that points that path
+/// here. Keep this list in step with the facade's prelude; it is not part of the API.
+#[doc(hidden)]
+pub mod doc_prelude {
+    pub use crate::{Float, Tensor, TensorError};
+    pub use rand::{rngs::StdRng, Rng, SeedableRng};
+}

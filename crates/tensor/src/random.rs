@@ -15,6 +15,18 @@ impl<T: Float> Tensor<T> {
     ///
     /// When no `T` lies strictly between `low` and `high` (adjacent floats), every value is `low`.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let x = Tensor::<f32>::rand_uniform(&[2, 3], -1.0, 1.0, &mut rng);
+    /// assert!(x.to_vec().iter().all(|v| (-1.0..1.0).contains(v)));
+    /// // The same seed gives the same tensor:
+    /// let again = Tensor::<f32>::rand_uniform(&[2, 3], -1.0, 1.0, &mut StdRng::seed_from_u64(0));
+    /// assert_eq!(x.to_vec(), again.to_vec());
+    /// assert!(Tensor::<f32>::try_rand_uniform(&[2], 1.0, 1.0, &mut rng).is_err()); // low = high
+    /// ```
+    ///
     /// # Panics
     /// If `low >= high`, either is not finite, or the shape is too large;
     /// [`Tensor::try_rand_uniform`] returns the error.
@@ -67,6 +79,15 @@ impl<T: Float> Tensor<T> {
 
     /// Samples from the standard normal `N(0, 1)`.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let x = Tensor::<f64>::rand_normal(&[100], &mut rng);
+    /// assert!(x.mean_all().item().abs() < 0.5);
+    /// assert!(Tensor::<f64>::try_rand_normal(&[usize::MAX, 2], &mut rng).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the shape is too large; [`Tensor::try_rand_normal`] returns the error.
     #[track_caller]
@@ -83,6 +104,16 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Samples from `N(mean, std²)`; `std = 0` gives `mean` everywhere.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let x = Tensor::<f32>::rand_normal_with(&[100], 10.0, 0.5, &mut rng);
+    /// assert!((x.mean_all().item() - 10.0).abs() < 0.5);
+    /// assert_eq!(Tensor::<f32>::rand_normal_with(&[2], 3.0, 0.0, &mut rng).to_vec(), [3.0, 3.0]);
+    /// assert!(Tensor::<f32>::try_rand_normal_with(&[2], 0.0, -1.0, &mut rng).is_err());
+    /// ```
     ///
     /// # Panics
     /// If `mean` is not finite, `std` is negative or not finite, or the shape is too large;
@@ -117,6 +148,16 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Ones with probability `p`, zeros otherwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let mask = Tensor::<f32>::bernoulli(&[10], 0.5, &mut rng);
+    /// assert!(mask.to_vec().iter().all(|&v| v == 0.0 || v == 1.0));
+    /// assert_eq!(Tensor::<f32>::bernoulli(&[3], 1.0, &mut rng).to_vec(), [1.0; 3]);
+    /// assert!(Tensor::<f32>::try_bernoulli(&[3], 1.5, &mut rng).is_err());
+    /// ```
     ///
     /// # Panics
     /// If `p` is outside `[0, 1]` or NaN, or the shape is too large; [`Tensor::try_bernoulli`]

@@ -261,7 +261,8 @@ fn give_back<T: 'static>(mut data: Vec<T>) {
 /// Results never depend on it: the pool is a cache.
 ///
 /// ```
-/// use tapegrad_tensor::storage::{pooled_bytes, set_pool_capacity};
+/// # mod tapegrad { pub mod tensor { pub use tapegrad_tensor::storage; } }
+/// use tapegrad::tensor::storage::{pooled_bytes, set_pool_capacity};
 /// let before = set_pool_capacity(0);
 /// assert_eq!(pooled_bytes(), 0);
 /// set_pool_capacity(before);

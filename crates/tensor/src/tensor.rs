@@ -18,11 +18,30 @@ use std::sync::Arc;
 /// at the caller's line. Shape errors are programming errors, so the short form is the usual one.
 ///
 /// ```
-/// # use tapegrad_tensor::Tensor;
+/// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
 /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
 /// let t = a.t(); // a [3, 2] view, no copy
 /// assert_eq!(t.get(&[2, 1]), 6.0);
 /// assert!(!t.is_contiguous());
+/// ```
+///
+/// The operators `+ − * /` and unary `−` call the named methods ([`Tensor::add`] and so on) on
+/// any mix of owned and borrowed tensors, with a scalar on the right, or for `f32` and `f64` on
+/// the left; `+=`, `−=` and `*=` call the `_assign` forms:
+///
+/// ```
+/// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+/// use tapegrad::prelude::*;
+/// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+/// let b = Tensor::from_vec(vec![3.0f32, 4.0], &[2]);
+/// assert_eq!((&a + &b).to_vec(), [4.0, 6.0]);
+/// assert_eq!((2.0 * &a - &b / 2.0).to_vec(), [0.5, 2.0]);
+/// assert_eq!((-a.clone()).to_vec(), [-1.0, -2.0]);
+/// let mut c = a.clone();
+/// c += &b;
+/// c *= 0.5;
+/// assert_eq!(c.to_vec(), [2.0, 3.0]);
 /// ```
 #[derive(Clone)]
 pub struct Tensor<T> {
@@ -33,6 +52,14 @@ pub struct Tensor<T> {
 impl<T: Float> Tensor<T> {
     /// A tensor owning `data`, laid out row-major in `shape`.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!(x.get(&[1, 0]), 4.0);
+    /// assert!(Tensor::try_from_vec(vec![1.0f32, 2.0], &[3]).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If `data.len()` differs from the product of `shape`, or the shape is too large
     /// ([`crate::shape::check_shape`]); [`Tensor::try_from_vec`] returns the error.
@@ -42,6 +69,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A tensor owning `data` in `shape`, or an error if the lengths differ.
+    ///
+    /// Example: [`Tensor::from_vec`].
     ///
     /// # Errors
     /// [`TensorError::TooLarge`] for a shape too large to exist (even with no data: `[0, 2^63]`
@@ -82,11 +111,25 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A rank-0 tensor holding one value.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let s = Tensor::scalar(2.5f32);
+    /// assert_eq!((s.rank(), s.item()), (0, 2.5));
+    /// ```
     pub fn scalar(value: T) -> Self {
         Self::from_vec_unchecked(vec![value], &[])
     }
 
     /// A tensor of `shape` filled with `value`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// assert_eq!(Tensor::full(&[2, 2], 7.0f32).to_vec(), [7.0; 4]);
+    /// assert!(Tensor::try_full(&[usize::MAX, 2], 7.0f32).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the shape is too large ([`crate::shape::check_shape`]); [`Tensor::try_full`] returns
@@ -106,6 +149,13 @@ impl<T: Float> Tensor<T> {
 
     /// A tensor of zeros.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// assert_eq!(Tensor::<f32>::zeros(&[2, 3]).to_vec(), [0.0; 6]);
+    /// assert!(Tensor::<f32>::try_zeros(&[usize::MAX, 2]).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the shape is too large; [`Tensor::try_zeros`] returns the error.
     #[track_caller]
@@ -122,6 +172,13 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A tensor of ones.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// assert_eq!(Tensor::<f64>::ones(&[3]).to_vec(), [1.0; 3]);
+    /// assert!(Tensor::<f64>::try_ones(&[usize::MAX, 2]).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the shape is too large; [`Tensor::try_ones`] returns the error.
@@ -144,22 +201,42 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Zeros in the shape of `self`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0], &[2, 1]);
+    /// assert_eq!(x.zeros_like().to_vec(), [0.0, 0.0]);
+    /// assert_eq!(x.ones_like().to_vec(), [1.0, 1.0]);
+    /// assert_eq!(x.full_like(5.0).shape(), [2, 1]);
+    /// ```
     pub fn zeros_like(&self) -> Self {
         Self::zeros(self.shape())
     }
 
     /// Ones in the shape of `self`.
+    ///
+    /// Example: [`Tensor::zeros_like`].
     pub fn ones_like(&self) -> Self {
         Self::ones(self.shape())
     }
 
     /// `value` in the shape of `self`.
+    ///
+    /// Example: [`Tensor::zeros_like`].
     pub fn full_like(&self, value: T) -> Self {
         Self::full(self.shape(), value)
     }
 
     /// `start, start+step, …` up to but excluding `end` (PyTorch: `torch.arange`), as a 1-D
     /// tensor; empty when `start == end`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// assert_eq!(Tensor::arange(0.0f32, 2.0, 0.5).to_vec(), [0.0, 0.5, 1.0, 1.5]);
+    /// assert!(Tensor::try_arange(0.0f32, 1.0, -1.0).is_err());
+    /// ```
     ///
     /// # Panics
     /// If `step` is zero or points away from `end`, an argument is not finite, or the count is
@@ -212,6 +289,13 @@ impl<T: Float> Tensor<T> {
     /// `n` evenly spaced values from `start` to `end`, both included when `n ≥ 2`; `[start]` for
     /// `n = 1` and empty for `n = 0`, as PyTorch's `torch.linspace`.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// assert_eq!(Tensor::linspace(0.0f32, 1.0, 5).to_vec(), [0.0, 0.25, 0.5, 0.75, 1.0]);
+    /// assert!(Tensor::try_linspace(0.0f32, f32::INFINITY, 3).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If a bound is not finite or `n` is too large; [`Tensor::try_linspace`] returns the error.
     #[track_caller]
@@ -250,6 +334,13 @@ impl<T: Float> Tensor<T> {
 
     /// The `n×n` identity matrix.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// assert_eq!(Tensor::<f32>::eye(2).to_vec(), [1.0, 0.0, 0.0, 1.0]);
+    /// assert!(Tensor::<f32>::try_eye(usize::MAX).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If `n×n` elements are too many; [`Tensor::try_eye`] returns the error.
     #[track_caller]
@@ -272,6 +363,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A tensor whose element at each index is `f(index)`, filled in row-major order.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_fn(&[2, 3], |ix| (10 * ix[0] + ix[1]) as f32);
+    /// assert_eq!(x.to_vec(), [0.0, 1.0, 2.0, 10.0, 11.0, 12.0]);
+    /// assert!(Tensor::try_from_fn(&[usize::MAX, 2], |_| 0.0f32).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the shape is too large; [`Tensor::try_from_fn`] returns the error.
@@ -310,31 +409,51 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Sizes of each axis.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::<f32>::zeros(&[2, 3]);
+    /// assert_eq!(x.shape(), [2, 3]);
+    /// assert_eq!(x.strides(), [3, 1]);
+    /// assert_eq!((x.rank(), x.numel(), x.dim(-1)), (2, 6, 3));
+    /// assert_eq!(x.layout().offset(), 0);
+    /// ```
     pub fn shape(&self) -> &[usize] {
         self.layout.shape()
     }
 
     /// Steps in storage elements along each axis (0 along broadcast axes).
+    ///
+    /// Example: [`Tensor::shape`].
     pub fn strides(&self) -> &[isize] {
         self.layout.strides()
     }
 
     /// The strided layout over the storage.
+    ///
+    /// Example: [`Tensor::shape`].
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
 
     /// Number of axes.
+    ///
+    /// Example: [`Tensor::shape`].
     pub fn rank(&self) -> usize {
         self.layout.rank()
     }
 
     /// Number of elements.
+    ///
+    /// Example: [`Tensor::shape`].
     pub fn numel(&self) -> usize {
         self.layout.numel()
     }
 
     /// Size of `axis` (negative counts from the end).
+    ///
+    /// Example: [`Tensor::shape`].
     ///
     /// # Panics
     /// If the axis is out of range.
@@ -344,21 +463,29 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Whether the elements sit row-major and gap-free in storage.
+    ///
+    /// Example: [`Tensor::contiguous`].
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
     }
 
     /// Whether two tensors share one storage buffer (a view and its source do).
+    ///
+    /// Example: [`Tensor::contiguous`].
     pub fn shares_storage(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
     /// The whole underlying buffer, which a strided view indexes through its layout.
+    ///
+    /// Example: [`Tensor::contiguous`].
     pub fn storage_slice(&self) -> &[T] {
         self.storage.as_slice()
     }
 
     /// The elements in logical order as one slice, if the layout is contiguous.
+    ///
+    /// Example: [`Tensor::contiguous`].
     pub fn as_contiguous_slice(&self) -> Option<&[T]> {
         if self.is_contiguous() {
             let start = self.layout.offset();
@@ -369,6 +496,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The elements in logical (row-major) order, copied out.
+    ///
+    /// Example: [`Tensor::contiguous`].
     pub fn to_vec(&self) -> Vec<T> {
         match self.as_contiguous_slice() {
             Some(s) => s.to_vec(),
@@ -377,6 +506,20 @@ impl<T: Float> Tensor<T> {
     }
 
     /// This tensor if contiguous (no copy), else a row-major copy.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let t = x.t(); // a strided view of x's buffer
+    /// assert!(t.shares_storage(&x) && !t.is_contiguous());
+    /// assert_eq!(t.as_contiguous_slice(), None);
+    /// assert_eq!(t.storage_slice(), [1.0, 2.0, 3.0, 4.0]);
+    /// assert_eq!(t.to_vec(), [1.0, 3.0, 2.0, 4.0]);
+    /// let c = t.contiguous(); // a row-major copy
+    /// assert!(!c.shares_storage(&x));
+    /// assert_eq!(c.as_contiguous_slice(), Some(&[1.0, 3.0, 2.0, 4.0][..]));
+    /// ```
     pub fn contiguous(&self) -> Self {
         if self.is_contiguous() {
             self.clone()
@@ -386,6 +529,13 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The one element of a single-element tensor.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// assert_eq!(Tensor::from_vec(vec![3.0f32], &[1, 1]).item(), 3.0);
+    /// assert!(Tensor::<f32>::zeros(&[2]).try_item().is_err());
+    /// ```
     ///
     /// # Panics
     /// If the tensor does not hold exactly one element.
@@ -412,6 +562,14 @@ impl<T: Float> Tensor<T> {
 
     /// The element at a multi-index.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// assert_eq!(x.get(&[1, 0]), 3.0);
+    /// assert!(x.try_get(&[2, 0]).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the index has the wrong length or is out of bounds.
     #[track_caller]
@@ -425,6 +583,13 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The same values converted to another float type.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let y: Tensor<f64> = Tensor::from_vec(vec![0.5f32, 2.0], &[2]).cast();
+    /// assert_eq!(y.to_vec(), [0.5, 2.0]);
+    /// ```
     pub fn cast<U: Float>(&self) -> Tensor<U> {
         Tensor::from_vec_unchecked(map_unary(self, |x| U::from_f64(x.to_f64())), self.shape())
     }
@@ -442,6 +607,16 @@ impl<T: Float> Tensor<T> {
     /// The elements as a mutable row-major slice, copying first if the buffer is shared or strided.
     ///
     /// The in-place path for optimizers and initialisers: afterwards no other tensor sees the writes.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut x = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+    /// let view = x.clone(); // shares the buffer
+    /// x.as_mut_slice()[0] = 5.0; // x copies first, so `view` keeps its values
+    /// assert_eq!(x.to_vec(), [5.0, 2.0]);
+    /// assert_eq!(view.to_vec(), [1.0, 2.0]);
+    /// ```
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         self.make_mut_slice()
     }

@@ -27,9 +27,10 @@ impl std::error::Error for ThreadsError {}
 /// `rayon::ThreadPoolBuilder::new().num_threads(n).build()?.install(|| …)`.
 ///
 /// ```
+/// # mod tapegrad { pub use tapegrad_tensor::{num_threads, set_num_threads}; }
 /// // In `main`, before any tensor work:
-/// tapegrad_tensor::set_num_threads(2).ok();
-/// assert!(tapegrad_tensor::num_threads() >= 1);
+/// tapegrad::set_num_threads(2).ok();
+/// assert!(tapegrad::num_threads() >= 1);
 /// ```
 ///
 /// # Errors

@@ -10,6 +10,19 @@ use tapegrad_tensor::{Float, Tensor};
 
 impl<T: Float> Var<T> {
     /// `a + b` with broadcasting; see [`Tensor::try_add`] for shapes.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let b = tape.input_with_grad(Tensor::from_vec(vec![10.0], &[1])); // broadcast
+    /// let y = x.add(&b);
+    /// assert_eq!(y.value().to_vec(), [11.0, 12.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&b).unwrap().to_vec(), [2.0]); // summed back to b's shape
+    /// assert!(x.try_add(&x.constant(Tensor::zeros(&[3]))).is_err());
+    /// ```
     #[track_caller]
     pub fn add(&self, rhs: &Var<T>) -> Var<T> {
         or_panic(self.try_add(rhs))
@@ -22,6 +35,18 @@ impl<T: Float> Var<T> {
     }
 
     /// `a − b` with broadcasting.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let a = tape.input_with_grad(Tensor::from_vec(vec![5.0f32, 7.0], &[2]));
+    /// let b = tape.input_with_grad(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+    /// let y = a.sub(&b);
+    /// assert_eq!(y.value().to_vec(), [4.0, 5.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&b).unwrap().to_vec(), [-1.0, -1.0]);
+    /// assert!(a.try_sub(&a.constant(Tensor::zeros(&[3]))).is_err());
+    /// ```
     #[track_caller]
     pub fn sub(&self, rhs: &Var<T>) -> Var<T> {
         or_panic(self.try_sub(rhs))
@@ -34,6 +59,19 @@ impl<T: Float> Var<T> {
     }
 
     /// `a ⊙ b` (elementwise) with broadcasting.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let a = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let b = tape.input_with_grad(Tensor::from_vec(vec![3.0, 4.0], &[2]));
+    /// let y = a.mul(&b);
+    /// assert_eq!(y.value().to_vec(), [3.0, 8.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&a).unwrap().to_vec(), [3.0, 4.0]); // ∂(a·b)/∂a = b
+    /// assert!(a.try_mul(&a.constant(Tensor::zeros(&[3]))).is_err());
+    /// ```
     #[track_caller]
     pub fn mul(&self, rhs: &Var<T>) -> Var<T> {
         or_panic(self.try_mul(rhs))
@@ -50,6 +88,20 @@ impl<T: Float> Var<T> {
     }
 
     /// `a / b` (elementwise) with broadcasting.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let a = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 3.0], &[2]));
+    /// let b = tape.input_with_grad(Tensor::from_vec(vec![2.0, 4.0], &[2]));
+    /// let y = a.div(&b);
+    /// assert_eq!(y.value().to_vec(), [0.5, 0.75]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&a).unwrap().to_vec(), [0.5, 0.25]); // 1/b
+    /// assert_eq!(g.wrt(&b).unwrap().to_vec(), [-0.25, -0.1875]); // −a/b²
+    /// assert!(a.try_div(&a.constant(Tensor::zeros(&[3]))).is_err());
+    /// ```
     #[track_caller]
     pub fn div(&self, rhs: &Var<T>) -> Var<T> {
         or_panic(self.try_div(rhs))
@@ -66,31 +118,63 @@ impl<T: Float> Var<T> {
     }
 
     /// `−a`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, -2.0], &[2]));
+    /// let y = x.neg();
+    /// assert_eq!(y.value().to_vec(), [-1.0, 2.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [-1.0, -1.0]);
+    /// ```
     pub fn neg(&self) -> Var<T> {
         self.record(self.value().neg(), &[self], NegBackward)
     }
 
     /// `a + s` for a scalar `s`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 4.0], &[2]));
+    /// assert_eq!(x.add_scalar(1.0).value().to_vec(), [2.0, 5.0]);
+    /// assert_eq!(x.sub_scalar(1.0).value().to_vec(), [0.0, 3.0]);
+    /// assert_eq!(x.rsub_scalar(1.0).value().to_vec(), [0.0, -3.0]); // 1 − x
+    /// assert_eq!(x.mul_scalar(2.0).value().to_vec(), [2.0, 8.0]);
+    /// assert_eq!(x.div_scalar(2.0).value().to_vec(), [0.5, 2.0]);
+    /// let g = x.mul_scalar(3.0).sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [3.0, 3.0]);
+    /// ```
     pub fn add_scalar(&self, s: T) -> Var<T> {
         self.record(self.value().add_scalar(s), &[self], AddBackward)
     }
 
     /// `a − s` for a scalar `s`.
+    ///
+    /// Example: [`Var::add_scalar`].
     pub fn sub_scalar(&self, s: T) -> Var<T> {
         self.add_scalar(-s)
     }
 
     /// `s − a` for a scalar `s`.
+    ///
+    /// Example: [`Var::add_scalar`].
     pub fn rsub_scalar(&self, s: T) -> Var<T> {
         self.neg().add_scalar(s)
     }
 
     /// `a · s` for a scalar `s`.
+    ///
+    /// Example: [`Var::add_scalar`].
     pub fn mul_scalar(&self, s: T) -> Var<T> {
         self.record(self.value().mul_scalar(s), &[self], ScaleBackward { s })
     }
 
     /// `a / s` for a scalar `s`.
+    ///
+    /// Example: [`Var::add_scalar`].
     pub fn div_scalar(&self, s: T) -> Var<T> {
         self.record(
             self.value().div_scalar(s),

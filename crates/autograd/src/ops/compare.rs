@@ -7,12 +7,29 @@ use tapegrad_tensor::{Float, Tensor};
 
 impl<T: Float> Var<T> {
     /// Elementwise `max(a, b)` with broadcasting.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let a = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 5.0], &[2]));
+    /// let b = tape.input_with_grad(Tensor::from_vec(vec![4.0, 2.0], &[2]));
+    /// let y = a.maximum(&b);
+    /// assert_eq!(y.value().to_vec(), [4.0, 5.0]);
+    /// assert_eq!(a.minimum(&b).value().to_vec(), [1.0, 2.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&a).unwrap().to_vec(), [0.0, 1.0]); // to the larger operand
+    /// let bad = a.constant(Tensor::zeros(&[3]));
+    /// assert!(a.try_maximum(&bad).is_err() && a.try_minimum(&bad).is_err());
+    /// ```
     #[track_caller]
     pub fn maximum(&self, rhs: &Var<T>) -> Var<T> {
         or_panic(self.try_maximum(rhs))
     }
 
     /// Fallible [`Var::maximum`].
+    ///
+    /// Example: [`Var::maximum`].
     pub fn try_maximum(&self, rhs: &Var<T>) -> Result<Var<T>> {
         let out = self.value().try_maximum(rhs.value())?;
         let saved = PickBackward {
@@ -25,12 +42,16 @@ impl<T: Float> Var<T> {
     }
 
     /// Elementwise `min(a, b)` with broadcasting.
+    ///
+    /// Example: [`Var::maximum`].
     #[track_caller]
     pub fn minimum(&self, rhs: &Var<T>) -> Var<T> {
         or_panic(self.try_minimum(rhs))
     }
 
     /// Fallible [`Var::minimum`].
+    ///
+    /// Example: [`Var::maximum`].
     pub fn try_minimum(&self, rhs: &Var<T>) -> Result<Var<T>> {
         let out = self.value().try_minimum(rhs.value())?;
         let saved = PickBackward {
@@ -46,6 +67,18 @@ impl<T: Float> Var<T> {
     ///
     /// PyTorch: `self.where(mask, other)`, i.e. `torch.where(mask, self, other)`; the same
     /// argument order as [`Tensor::where_`].
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![-1.0f32, 2.0, -3.0], &[3]));
+    /// let mask = x.value().gt_scalar(0.0);
+    /// let y = x.where_(&mask, &x.constant(Tensor::scalar(0.0))); // relu
+    /// assert_eq!(y.value().to_vec(), [0.0, 2.0, 0.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.0, 1.0, 0.0]);
+    /// assert!(x.try_where_(&Tensor::ones(&[2]), &x).is_err());
+    /// ```
     #[track_caller]
     pub fn where_(&self, mask: &Tensor<T>, other: &Var<T>) -> Var<T> {
         or_panic(self.try_where_(mask, other))

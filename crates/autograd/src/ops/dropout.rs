@@ -11,6 +11,19 @@ impl<T: Float> Var<T> {
     /// Inverted dropout with drop probability `p`, drawing the mask from `rng`; the identity when
     /// `train` is false or `p` is 0.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::<f32>::ones(&[8]));
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let y = x.dropout(0.5, &mut rng, true);
+    /// // Each element is dropped or scaled by 1 / (1 − p):
+    /// assert!(y.value().to_vec().iter().all(|&v| v == 0.0 || v == 2.0));
+    /// assert_eq!(x.dropout(0.5, &mut rng, false).value().to_vec(), [1.0; 8]); // eval: identity
+    /// assert!(x.try_dropout(1.0, &mut rng, true).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If `p` is outside `[0, 1)`; [`Var::try_dropout`] returns the error.
     #[track_caller]

@@ -8,6 +8,18 @@ use tapegrad_tensor::{Float, Tensor, TensorError};
 impl<T: Float> Var<T> {
     /// Joins vars along an existing `axis`.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let a = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let b = tape.input(Tensor::from_vec(vec![3.0], &[1]));
+    /// let y = Var::concat(&[&a, &b], 0);
+    /// assert_eq!(y.value().to_vec(), [1.0, 2.0, 3.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&a).unwrap().to_vec(), [1.0, 1.0]);
+    /// assert!(Var::try_concat(&[&a, &a.constant(Tensor::zeros(&[1, 1]))], 0).is_err());
+    /// ```
+    ///
     /// # Panics
     /// On an empty list or mismatched shapes; [`Var::try_concat`] returns the error.
     #[track_caller]
@@ -31,6 +43,18 @@ impl<T: Float> Var<T> {
     }
 
     /// Stacks same-shaped vars along a new `axis`: unsqueeze each, then concat.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let a = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let b = tape.input(Tensor::from_vec(vec![3.0, 4.0], &[2]));
+    /// let y = Var::stack(&[&a, &b], 1);
+    /// assert_eq!((y.shape(), y.value().to_vec()), (&[2, 2][..], vec![1.0, 3.0, 2.0, 4.0]));
+    /// assert_eq!(y.sum_all().backward().wrt(&a).unwrap().to_vec(), [1.0, 1.0]);
+    /// assert!(Var::try_stack(&[&a, &a.constant(Tensor::zeros(&[3]))], 0).is_err());
+    /// ```
     #[track_caller]
     pub fn stack(vars: &[&Var<T>], axis: isize) -> Var<T> {
         or_panic(Self::try_stack(vars, axis))
@@ -48,6 +72,18 @@ impl<T: Float> Var<T> {
     }
 
     /// Whole slices along `axis` at `indices` (repeats allowed).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]));
+    /// let y = x.index_select(0, &[2, 0, 2]);
+    /// assert_eq!(y.value().to_vec(), [5.0, 6.0, 1.0, 2.0, 5.0, 6.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [1.0, 1.0, 0.0, 0.0, 2.0, 2.0]); // row 2 twice
+    /// assert!(x.try_index_select(0, &[3]).is_err());
+    /// ```
     #[track_caller]
     pub fn index_select(&self, axis: isize, indices: &[usize]) -> Var<T> {
         or_panic(self.try_index_select(axis, indices))
@@ -66,6 +102,18 @@ impl<T: Float> Var<T> {
     }
 
     /// PyTorch's `gather`: `out[…, i, …] = self[…, index[…, i, …], …]` along `axis`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// let y = x.gather(1, &[2, 0], &[2, 1]); // x[0][2] and x[1][0]
+    /// assert_eq!(y.value().to_vec(), [3.0, 4.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    /// assert!(x.try_gather(1, &[3, 0], &[2, 1]).is_err());
+    /// ```
     #[track_caller]
     pub fn gather(&self, axis: isize, index: &[usize], index_shape: &[usize]) -> Var<T> {
         or_panic(self.try_gather(axis, index, index_shape))

@@ -94,6 +94,16 @@ fn check_targets(op: &'static str, logits: &[usize], targets: &[usize]) -> Resul
 impl<T: Float> Var<T> {
     /// Mean cross-entropy of `[batch, classes]` logits against class indices.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let logits = tape.input_with_grad(Tensor::from_vec(vec![0.0f64, 0.0], &[1, 2]));
+    /// let loss = logits.cross_entropy(&[0]);
+    /// assert!((loss.value().item() - std::f64::consts::LN_2).abs() < 1e-12);
+    /// assert_eq!(loss.backward().wrt(&logits).unwrap().to_vec(), [-0.5, 0.5]); // softmax − one-hot
+    /// ```
+    ///
     /// # Panics
     /// On a shape mismatch, a target out of range or an empty batch;
     /// [`Var::try_cross_entropy_with`] returns the error.
@@ -103,6 +113,22 @@ impl<T: Float> Var<T> {
     }
 
     /// Cross-entropy with a reduction and label smoothing.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let logits = tape.input_with_grad(Tensor::<f64>::zeros(&[2, 2]));
+    /// let opts = CrossEntropyOptions { reduction: Reduction::Sum, label_smoothing: 0.5 };
+    /// let loss = logits.cross_entropy_with(&[0, 1], opts);
+    /// assert!((loss.value().item() - 2.0 * std::f64::consts::LN_2).abs() < 1e-12);
+    /// // Smoothed targets are 0.75 for the label and 0.25 for the other class:
+    /// let g = loss.backward();
+    /// assert_eq!(g.wrt(&logits).unwrap().to_vec(), [-0.25, 0.25, 0.25, -0.25]);
+    /// let none = CrossEntropyOptions { reduction: Reduction::None, ..Default::default() };
+    /// assert_eq!(logits.cross_entropy_with(&[0, 1], none).shape(), [2]); // one loss per row
+    /// assert!(logits.try_cross_entropy_with(&[0, 2], none).is_err()); // class 2 of 2
+    /// ```
     ///
     /// # Panics
     /// Where [`Var::try_cross_entropy_with`] returns an error, with its message.
@@ -116,6 +142,8 @@ impl<T: Float> Var<T> {
     ///
     /// A −∞ logit (a masked class) of weight `q = 0` contributes exactly 0 to the loss and its
     /// gradient, as in PyTorch; a −∞ target logit, or any −∞ logit under label smoothing, gives +∞.
+    ///
+    /// Example: [`Var::cross_entropy_with`].
     ///
     /// # Errors
     /// `ShapeMismatch` unless the logits are `[batch, classes]` with one target per row,
@@ -165,6 +193,17 @@ impl<T: Float> Var<T> {
 
     /// Negative log-likelihood of `[batch, classes]` log-probabilities: `ℓ_i = −log_p[i, t_i]`.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let log_p = tape.input_with_grad(Tensor::from_vec(vec![-1.0f32, -2.0, -3.0, -4.0], &[2, 2]));
+    /// let loss = log_p.nll(&[1, 0], Reduction::Mean);
+    /// assert_eq!(loss.value().item(), 2.5); // (2 + 3) / 2
+    /// assert_eq!(loss.backward().wrt(&log_p).unwrap().to_vec(), [0.0, -0.5, -0.5, 0.0]);
+    /// assert!(log_p.try_nll(&[2, 0], Reduction::Mean).is_err());
+    /// ```
+    ///
     /// # Panics
     /// Where [`Var::try_nll`] returns an error, with its message.
     #[track_caller]
@@ -194,6 +233,19 @@ impl<T: Float> Var<T> {
 
     /// Mean (or summed) squared error `(self − target)²`, composed from sub, square and a reduction.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let pred = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let target = tape.input(Tensor::from_vec(vec![3.0, 2.0], &[2]));
+    /// let loss = pred.mse(&target, Reduction::Mean);
+    /// assert_eq!(loss.value().item(), 2.0); // (4 + 0) / 2
+    /// assert_eq!(loss.backward().wrt(&pred).unwrap().to_vec(), [-2.0, 0.0]); // 2(pred − target)/n
+    /// assert_eq!(pred.mse(&target, Reduction::Sum).value().item(), 4.0);
+    /// assert!(pred.try_mse(&pred.constant(Tensor::zeros(&[3])), Reduction::Mean).is_err());
+    /// ```
+    ///
     /// # Panics
     /// Where [`Var::try_mse`] returns an error, with its message.
     #[track_caller]
@@ -212,6 +264,19 @@ impl<T: Float> Var<T> {
 
     /// Binary cross-entropy of logits against targets in `[0, 1]`:
     /// `ℓ = max(x, 0) − x·t + ln(1 + e^{−|x|})`, stable for any `x`. Gradient `σ(x) − t`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let logits = tape.input_with_grad(Tensor::from_vec(vec![0.0f64, 0.0], &[2]));
+    /// let targets = Tensor::from_vec(vec![1.0, 0.0], &[2]);
+    /// let loss = logits.binary_cross_entropy_with_logits(&targets, Reduction::Mean);
+    /// assert!((loss.value().item() - std::f64::consts::LN_2).abs() < 1e-12);
+    /// assert_eq!(loss.backward().wrt(&logits).unwrap().to_vec(), [-0.25, 0.25]); // (σ(x) − t)/n
+    /// let bad = Tensor::zeros(&[3]);
+    /// assert!(logits.try_binary_cross_entropy_with_logits(&bad, Reduction::Mean).is_err());
+    /// ```
     ///
     /// # Panics
     /// Where [`Var::try_binary_cross_entropy_with_logits`] returns an error, with its message.

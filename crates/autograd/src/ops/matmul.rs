@@ -7,6 +7,19 @@ use tapegrad_tensor::{Float, Tensor, TensorError};
 
 impl<T: Float> Var<T> {
     /// Matrix product with PyTorch's `matmul` rules; see [`Tensor::try_matmul`] for shapes.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let a = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]));
+    /// let v = tape.input(Tensor::from_vec(vec![1.0, -1.0], &[2]));
+    /// let y = a.matmul(&v);
+    /// assert_eq!(y.value().to_vec(), [-1.0, -1.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&a).unwrap().to_vec(), [1.0, -1.0, 1.0, -1.0]);
+    /// assert!(a.try_matmul(&a.constant(Tensor::zeros(&[3]))).is_err());
+    /// ```
     #[track_caller]
     pub fn matmul(&self, rhs: &Var<T>) -> Var<T> {
         or_panic(self.try_matmul(rhs))
@@ -43,6 +56,21 @@ impl<T: Float> Var<T> {
     /// One fused op rather than `matmul(W.t()) + b`: its rule produces `∂L/∂W = gᵀ·x` directly in
     /// `W`'s own row-major layout, where the composed form would hand back a transposed view that
     /// must then be copied.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2]));
+    /// let w = tape.input_with_grad(Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[3, 2]));
+    /// let b = tape.input_with_grad(Tensor::from_vec(vec![0.0, 0.0, 1.0], &[3]));
+    /// let y = x.linear(&w, Some(&b)); // x·Wᵀ + b
+    /// assert_eq!(y.value().to_vec(), [1.0, 2.0, 4.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&w).unwrap().to_vec(), [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]); // gᵀ·x
+    /// assert_eq!(g.wrt(&b).unwrap().to_vec(), [1.0, 1.0, 1.0]);
+    /// assert!(x.try_linear(&x.constant(Tensor::zeros(&[3, 3])), None).is_err());
+    /// ```
     #[track_caller]
     pub fn linear(&self, weight: &Var<T>, bias: Option<&Var<T>>) -> Var<T> {
         or_panic(self.try_linear(weight, bias))

@@ -66,6 +66,18 @@ impl<T: Float> Var<T> {
     }
 
     /// Mean (or summed) absolute error `|self − target|` (PyTorch: `l1_loss`).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let pred = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 5.0], &[2]));
+    /// let target = tape.input(Tensor::from_vec(vec![3.0, 2.0], &[2]));
+    /// let loss = pred.l1(&target, Reduction::Mean);
+    /// assert_eq!(loss.value().item(), 2.5); // (2 + 3) / 2
+    /// assert_eq!(loss.backward().wrt(&pred).unwrap().to_vec(), [-0.5, 0.5]);
+    /// assert!(pred.try_l1(&pred.constant(Tensor::zeros(&[3])), Reduction::Mean).is_err());
+    /// ```
     #[track_caller]
     pub fn l1(&self, target: &Var<T>, reduction: Reduction) -> Var<T> {
         or_panic(self.try_l1(target, reduction))
@@ -78,6 +90,18 @@ impl<T: Float> Var<T> {
 
     /// Huber loss with threshold `delta`: quadratic for errors up to `delta`, linear beyond
     /// (PyTorch: `huber_loss`; `smooth_l1_loss` is this divided by `delta`).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let pred = tape.input_with_grad(Tensor::from_vec(vec![0.5f32, 3.0], &[2]));
+    /// let target = tape.input(Tensor::zeros(&[2]));
+    /// let loss = pred.huber(&target, 1.0, Reduction::Sum);
+    /// assert_eq!(loss.value().item(), 2.625); // ½·0.5² + (3 − ½)
+    /// assert_eq!(loss.backward().wrt(&pred).unwrap().to_vec(), [0.5, 1.0]);
+    /// assert!(pred.try_huber(&target, 0.0, Reduction::Sum).is_err()); // delta must be positive
+    /// ```
     #[track_caller]
     pub fn huber(&self, target: &Var<T>, delta: f64, reduction: Reduction) -> Var<T> {
         or_panic(self.try_huber(target, delta, reduction))
@@ -98,6 +122,19 @@ impl<T: Float> Var<T> {
     /// KL divergence `Σ p·(ln p − self)` of log-probabilities `self` from target probabilities
     /// `p` (PyTorch: `kl_div(input, target)`); a target of 0 contributes exactly 0. PyTorch's
     /// `batchmean` is [`Reduction::Sum`] divided by the batch size.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let ln_half = -std::f64::consts::LN_2;
+    /// let log_q = tape.input_with_grad(Tensor::from_vec(vec![ln_half, ln_half], &[2]));
+    /// let p = Tensor::from_vec(vec![1.0, 0.0], &[2]);
+    /// let loss = log_q.kl_div(&p, Reduction::Sum); // 1·(ln 1 − ln ½) + 0
+    /// assert!((loss.value().item() - std::f64::consts::LN_2).abs() < 1e-12);
+    /// assert_eq!(loss.backward().wrt(&log_q).unwrap().to_vec(), [-1.0, 0.0]); // −p
+    /// assert!(log_q.try_kl_div(&Tensor::zeros(&[3]), Reduction::Sum).is_err());
+    /// ```
     #[track_caller]
     pub fn kl_div(&self, target: &Tensor<T>, reduction: Reduction) -> Var<T> {
         or_panic(self.try_kl_div(target, reduction))

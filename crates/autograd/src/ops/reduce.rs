@@ -28,6 +28,18 @@ impl<T: Float> Var<T> {
     /// Sum over `axes` (negative from the end), keeping them as size 1 if `keepdim`; a sum over
     /// no element is 0.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// let y = x.sum(&[0], false);
+    /// assert_eq!(y.value().to_vec(), [5.0, 7.0, 9.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [1.0; 6]);
+    /// assert_eq!(x.sum(&[-1], true).shape(), [2, 1]);
+    /// assert!(x.try_sum(&[0, 0], false).is_err()); // a repeated axis
+    /// ```
+    ///
     /// # Panics
     /// If an axis is out of range or repeated; [`Var::try_sum`] returns the error.
     #[track_caller]
@@ -55,6 +67,16 @@ impl<T: Float> Var<T> {
     }
 
     /// Sum of every element, as a rank-0 var (0 for a var without elements).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]));
+    /// let y = x.sum_all();
+    /// assert_eq!(y.value().item(), 10.0);
+    /// assert_eq!(y.backward().wrt(&x).unwrap().to_vec(), [1.0; 4]);
+    /// ```
     pub fn sum_all(&self) -> Var<T> {
         let kept = vec![1; self.shape().len()];
         self.record(
@@ -68,6 +90,17 @@ impl<T: Float> Var<T> {
     }
 
     /// Mean over `axes`: `sum / n`, composed exactly from [`Var::sum`] and a scale.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]));
+    /// let y = x.mean(&[1], false);
+    /// assert_eq!(y.value().to_vec(), [1.5, 3.5]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.5; 4]);
+    /// assert!(x.try_mean(&[2], false).is_err());
+    /// ```
     ///
     /// # Panics
     /// If an axis is invalid or a reduced axis has size 0; [`Var::try_mean`] returns the error.
@@ -90,6 +123,17 @@ impl<T: Float> Var<T> {
     }
 
     /// Mean of every element.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]));
+    /// let y = x.mean_all();
+    /// assert_eq!(y.value().item(), 2.5);
+    /// assert_eq!(y.backward().wrt(&x).unwrap().to_vec(), [0.25; 4]);
+    /// assert!(x.constant(Tensor::zeros(&[0])).try_mean_all().is_err());
+    /// ```
     ///
     /// # Panics
     /// If the var has no element; [`Var::try_mean_all`] returns the error.
@@ -116,6 +160,17 @@ impl<T: Float> Var<T> {
 
     /// Population variance `1/m Σ (x − μ)²` over `axes`, composed from mean, sub and mul.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 3.0], &[2]));
+    /// let y = x.var(&[0], false);
+    /// assert_eq!(y.value().item(), 1.0);
+    /// assert_eq!(y.backward().wrt(&x).unwrap().to_vec(), [-1.0, 1.0]); // 2(x − μ)/m
+    /// assert!(x.try_var(&[1], false).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If an axis is invalid or a reduced axis has size 0; [`Var::try_var`] returns the error.
     #[track_caller]
@@ -133,6 +188,17 @@ impl<T: Float> Var<T> {
     }
 
     /// Maximum along `axis`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], &[2, 2]));
+    /// let y = x.max(1, false);
+    /// assert_eq!(y.value().to_vec(), [5.0, 4.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.0, 1.0, 0.0, 1.0]);
+    /// assert!(x.try_max(2, false).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the axis is out of range or has size 0; [`Var::try_max`] returns the error.

@@ -8,6 +8,18 @@ use tapegrad_tensor::{Float, Tensor};
 
 impl<T: Float> Var<T> {
     /// `y_i = exp(x_i − m) / Σ_j exp(x_j − m)` along `axis`, `m` the max (finite for any finite logits).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f32, 0.0], &[2]));
+    /// let y = x.softmax(0);
+    /// assert_eq!(y.value().to_vec(), [0.5, 0.5]);
+    /// // The outputs always sum to 1, so their sum does not change with x:
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.0, 0.0]);
+    /// assert!(x.try_softmax(1).is_err());
+    /// ```
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Var<T> {
         or_panic(self.try_softmax(axis))
@@ -20,6 +32,18 @@ impl<T: Float> Var<T> {
     }
 
     /// `log softmax(x)` along `axis`, as `x − m − log Σ exp(x − m)`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f64, 0.0], &[1, 2]));
+    /// let y = x.log_softmax(1);
+    /// assert!((y.value().get(&[0, 0]) + std::f64::consts::LN_2).abs() < 1e-12); // ln ½
+    /// let g = y.narrow(1, 0, 1).sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [0.5, -0.5]); // one-hot − softmax
+    /// assert!(x.try_log_softmax(2).is_err());
+    /// ```
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Var<T> {
         or_panic(self.try_log_softmax(axis))
@@ -32,6 +56,17 @@ impl<T: Float> Var<T> {
     }
 
     /// `log Σ exp(x)` along `axis`, as `m + log Σ exp(x − m)`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f64, 0.0], &[2]));
+    /// let y = x.logsumexp(0, false);
+    /// assert!((y.value().item() - std::f64::consts::LN_2).abs() < 1e-12);
+    /// assert_eq!(y.backward().wrt(&x).unwrap().to_vec(), [0.5, 0.5]); // softmax(x)
+    /// assert!(x.try_logsumexp(1, false).is_err());
+    /// ```
     #[track_caller]
     pub fn logsumexp(&self, axis: isize, keepdim: bool) -> Var<T> {
         or_panic(self.try_logsumexp(axis, keepdim))

@@ -293,50 +293,174 @@ impl Unary for Clamp {
 
 impl<T: Float> Var<T> {
     /// `eˣ` elementwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f64, 1.0], &[2]));
+    /// let y = x.exp();
+    /// assert_eq!(y.value().get(&[0]), 1.0);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), y.value().to_vec()); // (eˣ)' = eˣ
+    /// ```
     pub fn exp(&self) -> Var<T> {
         self.unary(Exp)
     }
     /// `ln x` elementwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 4.0], &[3]));
+    /// let y = x.log();
+    /// assert_eq!(y.value().get(&[0]), 0.0);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [1.0, 0.5, 0.25]); // 1/x
+    /// ```
     pub fn log(&self) -> Var<T> {
         self.unary(Log)
     }
     /// `√x` elementwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![4.0f32, 16.0], &[2]));
+    /// let y = x.sqrt();
+    /// assert_eq!(y.value().to_vec(), [2.0, 4.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.25, 0.125]); // 1/(2√x)
+    /// ```
     pub fn sqrt(&self) -> Var<T> {
         self.unary(Sqrt)
     }
     /// `xᵖ` elementwise for a fixed real exponent.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![2.0f32, 3.0], &[2]));
+    /// let y = x.powf(2.0);
+    /// assert_eq!(y.value().to_vec(), [4.0, 9.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [4.0, 6.0]); // 2x
+    /// ```
     pub fn powf(&self, p: f64) -> Var<T> {
         self.unary(Powf(p))
     }
     /// `x²` elementwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![-3.0f32, 0.5], &[2]));
+    /// let y = x.square();
+    /// assert_eq!(y.value().to_vec(), [9.0, 0.25]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [-6.0, 1.0]); // 2x
+    /// ```
     pub fn square(&self) -> Var<T> {
         self.mul(self)
     }
     /// `|x|` elementwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, -2.0], &[2]));
+    /// let y = x.abs();
+    /// assert_eq!(y.value().to_vec(), [1.0, 2.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [1.0, -1.0]);
+    /// ```
     pub fn abs(&self) -> Var<T> {
         self.unary(Abs)
     }
     /// `tanh x` elementwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f64, 1.0], &[2]));
+    /// let y = x.tanh();
+    /// assert_eq!(y.value().get(&[0]), 0.0);
+    /// assert!((y.value().get(&[1]) - 0.761_594_155_955_764_9).abs() < 1e-12);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().get(&[0]), 1.0); // 1 − tanh²
+    /// ```
     pub fn tanh(&self) -> Var<T> {
         self.unary(Tanh)
     }
     /// The logistic sigmoid elementwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f32, 100.0], &[2]));
+    /// let y = x.sigmoid();
+    /// assert_eq!(y.value().to_vec(), [0.5, 1.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.25, 0.0]); // σ(1 − σ)
+    /// ```
     pub fn sigmoid(&self) -> Var<T> {
         self.unary(Sigmoid)
     }
     /// `max(x, 0)` elementwise.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![-1.0f32, 2.0], &[2]));
+    /// let y = x.relu();
+    /// assert_eq!(y.value().to_vec(), [0.0, 2.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.0, 1.0]);
+    /// ```
     pub fn relu(&self) -> Var<T> {
         self.unary(Relu)
     }
     /// Leaky ReLU with negative `slope`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![-2.0f32, 3.0], &[2]));
+    /// let y = x.leaky_relu(0.5);
+    /// assert_eq!(y.value().to_vec(), [-1.0, 3.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.5, 1.0]);
+    /// ```
     pub fn leaky_relu(&self, slope: f64) -> Var<T> {
         self.unary(LeakyRelu(slope))
     }
     /// GELU, exact (erf) form.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f64, 1.0], &[2]));
+    /// let y = x.gelu();
+    /// assert_eq!(y.value().get(&[0]), 0.0);
+    /// assert!((y.value().get(&[1]) - 0.841_344_746_068_542_9).abs() < 1e-12); // 1·Φ(1)
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().get(&[0]), 0.5); // Φ(0)
+    /// ```
     pub fn gelu(&self) -> Var<T> {
         self.unary(Gelu)
     }
     /// GELU, exact or tanh-approximated (PyTorch: `gelu(x, approximate=…)`).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::from_vec(vec![1.0f64], &[1]));
+    /// let exact = x.gelu_with(GeluApproximate::None).value().item();
+    /// let approx = x.gelu_with(GeluApproximate::Tanh).value().item();
+    /// assert_eq!(exact, x.gelu().value().item());
+    /// assert!((exact - 0.841_345).abs() < 1e-6 && (approx - 0.841_192).abs() < 1e-6);
+    /// ```
     pub fn gelu_with(&self, approximate: GeluApproximate) -> Var<T> {
         match approximate {
             GeluApproximate::None => self.unary(Gelu),
@@ -344,18 +468,60 @@ impl<T: Float> Var<T> {
         }
     }
     /// SiLU (swish) `x·σ(x)`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f64, 1.0], &[2]));
+    /// let y = x.silu();
+    /// assert_eq!(y.value().get(&[0]), 0.0);
+    /// assert!((y.value().get(&[1]) - 0.731_058_6).abs() < 1e-6); // 1·σ(1)
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().get(&[0]), 0.5); // σ(0)
+    /// ```
     pub fn silu(&self) -> Var<T> {
         self.unary(Silu)
     }
     /// ELU with scale `alpha` for negative inputs (PyTorch's default 1.0).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![2.0f64, -1.0], &[2]));
+    /// let y = x.elu(1.0);
+    /// assert_eq!(y.value().get(&[0]), 2.0);
+    /// assert!((y.value().get(&[1]) - (-0.632_120_6)).abs() < 1e-6); // e⁻¹ − 1
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().get(&[0]), 1.0);
+    /// ```
     pub fn elu(&self, alpha: f64) -> Var<T> {
         self.unary(Elu(alpha))
     }
     /// Mish `x·tanh(softplus(x))`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::from_vec(vec![0.0f64, 1.0], &[2]));
+    /// let y = x.mish();
+    /// assert_eq!(y.value().get(&[0]), 0.0);
+    /// assert!((y.value().get(&[1]) - 0.865_098_4).abs() < 1e-6); // tanh(ln(1 + e))
+    /// ```
     pub fn mish(&self) -> Var<T> {
         self.unary(Mish)
     }
     /// `ln(1 + eˣ)`, computed stably.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![0.0f64], &[1]));
+    /// let y = x.softplus();
+    /// assert!((y.value().item() - std::f64::consts::LN_2).abs() < 1e-12);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().item(), 0.5); // σ(0)
+    /// ```
     pub fn softplus(&self) -> Var<T> {
         self.unary(Softplus)
     }
@@ -363,6 +529,17 @@ impl<T: Float> Var<T> {
     /// they take `T` as [`Tensor::clamp`](tapegrad_tensor::Tensor::clamp) and the `*_scalar` ops do (PyTorch: `torch.clamp`).
     ///
     /// Gradient `g` strictly inside `(min, max)`, else 0.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![-2.0f32, 0.5, 3.0], &[3]));
+    /// let y = x.clamp(-1.0, 1.0);
+    /// assert_eq!(y.value().to_vec(), [-1.0, 0.5, 1.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [0.0, 1.0, 0.0]);
+    /// assert!(x.try_clamp(1.0, -1.0).is_err());
+    /// ```
     ///
     /// # Panics
     /// If `min > max` or either bound is NaN; [`Var::try_clamp`] returns the error.

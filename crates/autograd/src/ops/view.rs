@@ -8,6 +8,17 @@ use tapegrad_tensor::{Float, Tensor};
 
 impl<T: Float> Var<T> {
     /// The same elements in `shape`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    /// let y = x.reshape(&[3, 2]);
+    /// assert_eq!(y.shape(), [3, 2]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().shape(), [2, 3]);
+    /// assert!(x.try_reshape(&[4]).is_err());
+    /// ```
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Var<T> {
         or_panic(self.try_reshape(shape))
@@ -27,6 +38,14 @@ impl<T: Float> Var<T> {
     }
 
     /// Collapses axes `start..` into one, e.g. images `[b, 28, 28]` → `[b, 784]` with `start = 1`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let images = tape.input(Tensor::<f32>::zeros(&[2, 1, 3, 3]));
+    /// assert_eq!(images.flatten_from(1).shape(), [2, 9]);
+    /// ```
     pub fn flatten_from(&self, start: isize) -> Var<T> {
         let out = self.value().flatten_from(start);
         self.record(
@@ -40,6 +59,15 @@ impl<T: Float> Var<T> {
     }
 
     /// Swaps two axes.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::<f32>::zeros(&[2, 3, 4]));
+    /// assert_eq!(x.transpose(0, 2).shape(), [4, 3, 2]);
+    /// assert!(x.try_transpose(0, 3).is_err());
+    /// ```
     #[track_caller]
     pub fn transpose(&self, a: isize, b: isize) -> Var<T> {
         or_panic(self.try_transpose(a, b))
@@ -52,6 +80,18 @@ impl<T: Float> Var<T> {
     }
 
     /// The transpose of a matrix.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]));
+    /// let y = x.t();
+    /// assert_eq!(y.value().to_vec(), [1.0, 3.0, 2.0, 4.0]);
+    /// let w = x.constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
+    /// let g = y.mul(&w).sum_all().backward(); // ∂/∂x[i][j] = w[j][i]
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [1.0, 3.0, 2.0, 4.0]);
+    /// ```
     #[track_caller]
     pub fn t(&self) -> Var<T> {
         let _ = self.value().t();
@@ -59,6 +99,15 @@ impl<T: Float> Var<T> {
     }
 
     /// Reorders axes: axis `i` of the result is axis `perm[i]` of the input.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::<f32>::zeros(&[1, 2, 3]));
+    /// assert_eq!(x.permute(&[2, 0, 1]).shape(), [3, 1, 2]);
+    /// assert!(x.try_permute(&[0, 0, 1]).is_err());
+    /// ```
     #[track_caller]
     pub fn permute(&self, perm: &[isize]) -> Var<T> {
         or_panic(self.try_permute(perm))
@@ -76,6 +125,18 @@ impl<T: Float> Var<T> {
     }
 
     /// Elements `start, start+step, …` below `end` along `axis`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::arange(0.0f32, 6.0, 1.0));
+    /// let y = x.slice(0, 1, 6, 2);
+    /// assert_eq!(y.value().to_vec(), [1.0, 3.0, 5.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+    /// assert!(x.try_slice(0, 0, 7, 1).is_err());
+    /// ```
     #[track_caller]
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Var<T> {
         or_panic(self.try_slice(axis, start, end, step))
@@ -95,6 +156,18 @@ impl<T: Float> Var<T> {
     }
 
     /// `len` elements from `start` along `axis`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::arange(0.0f32, 5.0, 1.0));
+    /// let y = x.narrow(0, 1, 3);
+    /// assert_eq!(y.value().to_vec(), [1.0, 2.0, 3.0]);
+    /// let g = y.sum_all().backward();
+    /// assert_eq!(g.wrt(&x).unwrap().to_vec(), [0.0, 1.0, 1.0, 1.0, 0.0]);
+    /// assert!(x.try_narrow(0, 3, 3).is_err());
+    /// ```
     #[track_caller]
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Var<T> {
         self.slice(axis, start, start + len, 1)
@@ -106,6 +179,17 @@ impl<T: Float> Var<T> {
     }
 
     /// Repeats size-1 axes (and adds leading ones) to reach `shape`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input_with_grad(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// let y = x.broadcast_to(&[3, 2]);
+    /// assert_eq!(y.value().to_vec(), [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [3.0, 3.0]);
+    /// assert!(x.try_broadcast_to(&[3]).is_err());
+    /// ```
     #[track_caller]
     pub fn broadcast_to(&self, shape: &[usize]) -> Var<T> {
         or_panic(self.try_broadcast_to(shape))
@@ -118,6 +202,16 @@ impl<T: Float> Var<T> {
     }
 
     /// Inserts a size-1 axis.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::<f32>::zeros(&[2]));
+    /// assert_eq!(x.unsqueeze(0).shape(), [1, 2]);
+    /// assert_eq!(x.unsqueeze(-1).shape(), [2, 1]);
+    /// assert!(x.try_unsqueeze(3).is_err());
+    /// ```
     #[track_caller]
     pub fn unsqueeze(&self, axis: isize) -> Var<T> {
         or_panic(self.try_unsqueeze(axis))
@@ -137,6 +231,15 @@ impl<T: Float> Var<T> {
     }
 
     /// Removes a size-1 axis.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::<f32>::zeros(&[2, 1]));
+    /// assert_eq!(x.squeeze(1).shape(), [2]);
+    /// assert!(x.try_squeeze(0).is_err()); // axis 0 has size 2
+    /// ```
     #[track_caller]
     pub fn squeeze(&self, axis: isize) -> Var<T> {
         or_panic(self.try_squeeze(axis))

@@ -16,6 +16,22 @@ use std::ops::{AddAssign, MulAssign, SubAssign};
 impl<T: Float> Tensor<T> {
     /// `self ← self + x`, with `x` broadcast to `self`'s shape.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// x.add_assign(&Tensor::from_vec(vec![10.0, 20.0], &[2])); // broadcast over rows
+    /// assert_eq!(x.to_vec(), [11.0, 22.0, 13.0, 24.0]);
+    /// x.sub_assign(&Tensor::scalar(1.0));
+    /// assert_eq!(x.to_vec(), [10.0, 21.0, 12.0, 23.0]);
+    /// x.mul_assign(&Tensor::from_vec(vec![1.0, 0.0], &[2, 1]));
+    /// assert_eq!(x.to_vec(), [10.0, 21.0, 0.0, 0.0]);
+    /// // `x` keeps its shape, so a larger right operand is an error:
+    /// let big = Tensor::zeros(&[3, 2, 2]);
+    /// assert!(x.try_add_assign(&big).is_err() && x.try_sub_assign(&big).is_err());
+    /// assert!(x.try_mul_assign(&big).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If `x` does not broadcast to `self`'s shape; [`Tensor::try_add_assign`] returns the error.
     #[track_caller]
@@ -24,6 +40,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::add_assign`].
+    ///
+    /// Example: [`Tensor::add_assign`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`] naming the op and both shapes if `x` does not broadcast to
@@ -34,6 +52,8 @@ impl<T: Float> Tensor<T> {
 
     /// `self ← self − x`, with `x` broadcast to `self`'s shape.
     ///
+    /// Example: [`Tensor::add_assign`].
+    ///
     /// # Panics
     /// If `x` does not broadcast to `self`'s shape; [`Tensor::try_sub_assign`] returns the error.
     #[track_caller]
@@ -42,6 +62,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::sub_assign`].
+    ///
+    /// Example: [`Tensor::add_assign`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`] naming the op and both shapes if `x` does not broadcast to
@@ -52,6 +74,8 @@ impl<T: Float> Tensor<T> {
 
     /// `self ← self · x`, with `x` broadcast to `self`'s shape.
     ///
+    /// Example: [`Tensor::add_assign`].
+    ///
     /// # Panics
     /// If `x` does not broadcast to `self`'s shape; [`Tensor::try_mul_assign`] returns the error.
     #[track_caller]
@@ -61,6 +85,8 @@ impl<T: Float> Tensor<T> {
 
     /// Fallible [`Tensor::mul_assign`].
     ///
+    /// Example: [`Tensor::add_assign`].
+    ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`] naming the op and both shapes if `x` does not broadcast to
     /// `self`'s shape.
@@ -69,6 +95,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `self ← α · self`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut x = Tensor::from_vec(vec![1.0f32, -2.0], &[2]);
+    /// x.scale_assign(0.5);
+    /// assert_eq!(x.to_vec(), [0.5, -1.0]);
+    /// ```
     pub fn scale_assign(&mut self, alpha: T) {
         self.map_assign(|s| alpha * s)
     }
@@ -76,11 +110,13 @@ impl<T: Float> Tensor<T> {
     /// `self ← self + α · x` (BLAS `axpy`), for `x` of exactly `self`'s shape.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let mut w = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
     /// let g = Tensor::from_vec(vec![10.0f32, 20.0], &[2]);
     /// w.scaled_add(-0.1, &g); // one SGD step
     /// assert_eq!(w.to_vec(), vec![0.0, 0.0]);
+    /// assert!(w.try_scaled_add(1.0, &Tensor::zeros(&[1])).is_err()); // no broadcasting
     /// ```
     ///
     /// # Panics
@@ -108,6 +144,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `self ← f(self)` elementwise, in place.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut x = Tensor::from_vec(vec![1.0f32, -2.0], &[2]);
+    /// x.map_assign(|v| v * v);
+    /// assert_eq!(x.to_vec(), [1.0, 4.0]);
+    /// ```
     pub fn map_assign(&mut self, f: impl Fn(T) -> T + Sync) {
         let dst = self.make_mut_slice();
         let run = |dst: &mut [T]| dst.iter_mut().for_each(|d| *d = f(*d));
@@ -121,6 +165,16 @@ impl<T: Float> Tensor<T> {
     /// `self ← f(self, x)` elementwise, with `x` broadcast to `self`'s shape.
     ///
     /// The building block for fused optimizer updates (`f` may run on several threads).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let mut m = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+    /// let g = Tensor::from_vec(vec![3.0, 4.0], &[2]);
+    /// m.zip_map_assign(&g, |m, g| 0.5 * m + 0.5 * g); // a moving average
+    /// assert_eq!(m.to_vec(), [2.0, 3.0]);
+    /// assert!(m.try_zip_map_assign(&Tensor::zeros(&[3]), |m, _| m).is_err());
+    /// ```
     ///
     /// # Panics
     /// If `x` does not broadcast to `self`'s shape; [`Tensor::try_zip_map_assign`] returns the error.

@@ -22,6 +22,23 @@ fn mask<T: Float>(b: bool) -> T {
 impl<T: Float> Tensor<T> {
     /// Mask of `x = y` under NumPy broadcasting.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
+    /// let y = Tensor::scalar(2.0); // broadcast
+    /// assert_eq!(x.eq(&y).to_vec(), [0.0, 1.0, 0.0]);
+    /// assert_eq!(x.ne(&y).to_vec(), [1.0, 0.0, 1.0]);
+    /// assert_eq!(x.lt(&y).to_vec(), [1.0, 0.0, 0.0]);
+    /// assert_eq!(x.le(&y).to_vec(), [1.0, 1.0, 0.0]);
+    /// assert_eq!(x.gt(&y).to_vec(), [0.0, 0.0, 1.0]);
+    /// assert_eq!(x.ge(&y).to_vec(), [0.0, 1.0, 1.0]);
+    /// // Each `try_` form returns the error for shapes that do not broadcast:
+    /// let bad = Tensor::zeros(&[2]);
+    /// assert!(x.try_eq(&bad).is_err() && x.try_ne(&bad).is_err() && x.try_lt(&bad).is_err());
+    /// assert!(x.try_le(&bad).is_err() && x.try_gt(&bad).is_err() && x.try_ge(&bad).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_eq`] returns the error.
     #[track_caller]
@@ -30,6 +47,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::eq`].
+    ///
+    /// Example: [`Tensor::eq`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
@@ -40,6 +59,8 @@ impl<T: Float> Tensor<T> {
 
     /// Mask of `x ≠ y` under NumPy broadcasting (true where either is NaN).
     ///
+    /// Example: [`Tensor::eq`].
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_ne`] returns the error.
     #[track_caller]
@@ -48,6 +69,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::ne`].
+    ///
+    /// Example: [`Tensor::eq`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
@@ -58,6 +81,8 @@ impl<T: Float> Tensor<T> {
 
     /// Mask of `x < y` under NumPy broadcasting.
     ///
+    /// Example: [`Tensor::eq`].
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_lt`] returns the error.
     #[track_caller]
@@ -66,6 +91,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::lt`].
+    ///
+    /// Example: [`Tensor::eq`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
@@ -76,6 +103,8 @@ impl<T: Float> Tensor<T> {
 
     /// Mask of `x ≤ y` under NumPy broadcasting.
     ///
+    /// Example: [`Tensor::eq`].
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_le`] returns the error.
     #[track_caller]
@@ -84,6 +113,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::le`].
+    ///
+    /// Example: [`Tensor::eq`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
@@ -94,6 +125,8 @@ impl<T: Float> Tensor<T> {
 
     /// Mask of `x > y` under NumPy broadcasting.
     ///
+    /// Example: [`Tensor::eq`].
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_gt`] returns the error.
     #[track_caller]
@@ -102,6 +135,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::gt`].
+    ///
+    /// Example: [`Tensor::eq`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
@@ -112,6 +147,8 @@ impl<T: Float> Tensor<T> {
 
     /// Mask of `x ≥ y` under NumPy broadcasting.
     ///
+    /// Example: [`Tensor::eq`].
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_ge`] returns the error.
     #[track_caller]
@@ -121,6 +158,8 @@ impl<T: Float> Tensor<T> {
 
     /// Fallible [`Tensor::ge`].
     ///
+    /// Example: [`Tensor::eq`].
+    ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`](crate::TensorError::ShapeMismatch) naming the op and both
     /// shapes if they do not broadcast.
@@ -129,31 +168,53 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Mask of `x = s`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, f32::NAN], &[3]);
+    /// assert_eq!(x.eq_scalar(2.0).to_vec(), [0.0, 1.0, 0.0]);
+    /// assert_eq!(x.ne_scalar(2.0).to_vec(), [1.0, 0.0, 1.0]); // NaN ≠ everything
+    /// assert_eq!(x.lt_scalar(2.0).to_vec(), [1.0, 0.0, 0.0]);
+    /// assert_eq!(x.le_scalar(2.0).to_vec(), [1.0, 1.0, 0.0]);
+    /// assert_eq!(x.gt_scalar(1.0).to_vec(), [0.0, 1.0, 0.0]);
+    /// assert_eq!(x.ge_scalar(1.0).to_vec(), [1.0, 1.0, 0.0]);
+    /// ```
     pub fn eq_scalar(&self, s: T) -> Self {
         self.map(|x| mask(x == s))
     }
 
     /// Mask of `x ≠ s` (true where `x` is NaN).
+    ///
+    /// Example: [`Tensor::eq_scalar`].
     pub fn ne_scalar(&self, s: T) -> Self {
         self.map(|x| mask(x != s))
     }
 
     /// Mask of `x < s`.
+    ///
+    /// Example: [`Tensor::eq_scalar`].
     pub fn lt_scalar(&self, s: T) -> Self {
         self.map(|x| mask(x < s))
     }
 
     /// Mask of `x ≤ s`.
+    ///
+    /// Example: [`Tensor::eq_scalar`].
     pub fn le_scalar(&self, s: T) -> Self {
         self.map(|x| mask(x <= s))
     }
 
     /// Mask of `x > s`.
+    ///
+    /// Example: [`Tensor::eq_scalar`].
     pub fn gt_scalar(&self, s: T) -> Self {
         self.map(|x| mask(x > s))
     }
 
     /// Mask of `x ≥ s`.
+    ///
+    /// Example: [`Tensor::eq_scalar`].
     pub fn ge_scalar(&self, s: T) -> Self {
         self.map(|x| mask(x >= s))
     }
@@ -166,10 +227,12 @@ impl<T: Float> Tensor<T> {
     /// A NaN mask element counts as true (NaN ≠ 0).
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![-1.0f32, 2.0, -3.0], &[3]);
     /// let y = x.where_(&x.gt_scalar(0.0), &Tensor::scalar(0.0)); // relu
     /// assert_eq!(y.to_vec(), vec![0.0, 2.0, 0.0]);
+    /// assert!(x.try_where_(&Tensor::ones(&[2]), &x).is_err());
     /// ```
     ///
     /// # Panics
@@ -196,10 +259,12 @@ impl<T: Float> Tensor<T> {
     /// A NaN mask element counts as true (NaN ≠ 0).
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let mask = Tensor::from_vec(vec![1.0f64, 0.0, 1.0], &[3]);
     /// let y = Tensor::select(&mask, &Tensor::scalar(7.0), &Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
     /// assert_eq!(y.to_vec(), vec![7.0, 2.0, 7.0]);
+    /// assert!(Tensor::try_select(&mask, &Tensor::scalar(7.0), &Tensor::zeros(&[2])).is_err());
     /// ```
     ///
     /// # Panics

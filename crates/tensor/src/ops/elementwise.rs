@@ -13,10 +13,12 @@ impl<T: Float> Tensor<T> {
     /// Elementwise `x + y` under NumPy broadcasting.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
     /// let bias = Tensor::from_vec(vec![10.0f32, 20.0], &[2]);
     /// assert_eq!(x.add(&bias).to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
+    /// assert!(x.try_add(&Tensor::zeros(&[3])).is_err());
     /// ```
     ///
     /// # Panics
@@ -36,6 +38,14 @@ impl<T: Float> Tensor<T> {
 
     /// Elementwise `x − y` under NumPy broadcasting.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![5.0f32, 7.0], &[2]);
+    /// assert_eq!(x.sub(&Tensor::from_vec(vec![1.0, 2.0], &[2])).to_vec(), [4.0, 5.0]);
+    /// assert!(x.try_sub(&Tensor::zeros(&[3])).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_sub`] returns the error.
     #[track_caller]
@@ -53,6 +63,15 @@ impl<T: Float> Tensor<T> {
 
     /// Elementwise `x · y` under NumPy broadcasting.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let col = Tensor::from_vec(vec![10.0, -1.0], &[2, 1]); // broadcast along rows
+    /// assert_eq!(x.mul(&col).to_vec(), [10.0, 20.0, -3.0, -4.0]);
+    /// assert!(x.try_mul(&Tensor::zeros(&[3])).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_mul`] returns the error.
     #[track_caller]
@@ -69,6 +88,15 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Elementwise `x / y` under NumPy broadcasting (IEEE: `1/0 = ∞`, `0/0 = NaN`).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 3.0, 1.0], &[3]);
+    /// let y = Tensor::from_vec(vec![2.0, 4.0, 0.0], &[3]);
+    /// assert_eq!(x.div(&y).to_vec(), [0.5, 0.75, f32::INFINITY]);
+    /// assert!(x.try_div(&Tensor::zeros(&[2])).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_div`] returns the error.
@@ -89,6 +117,17 @@ impl<T: Float> Tensor<T> {
     ///
     /// PyTorch: `torch.maximum`.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0], &[3]);
+    /// let y = Tensor::from_vec(vec![4.0, 2.0, 3.0], &[3]);
+    /// assert_eq!(x.maximum(&y).to_vec(), [4.0, 5.0, 3.0]);
+    /// assert_eq!(x.minimum(&y).to_vec(), [1.0, 2.0, 3.0]);
+    /// assert!(x.try_maximum(&Tensor::zeros(&[2])).is_err());
+    /// assert!(x.try_minimum(&Tensor::zeros(&[2])).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_maximum`] returns the error.
     #[track_caller]
@@ -97,6 +136,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::maximum`].
+    ///
+    /// Example: [`Tensor::maximum`].
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`] naming the op and both shapes if they do not broadcast.
@@ -108,6 +149,8 @@ impl<T: Float> Tensor<T> {
     ///
     /// PyTorch: `torch.minimum`.
     ///
+    /// Example: [`Tensor::maximum`].
+    ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_minimum`] returns the error.
     #[track_caller]
@@ -117,6 +160,8 @@ impl<T: Float> Tensor<T> {
 
     /// Fallible [`Tensor::minimum`].
     ///
+    /// Example: [`Tensor::maximum`].
+    ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`] naming the op and both shapes if they do not broadcast.
     pub fn try_minimum(&self, rhs: &Self) -> Result<Self> {
@@ -124,32 +169,54 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `x + s` for every element.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 4.0], &[2]);
+    /// assert_eq!(x.add_scalar(1.0).to_vec(), [2.0, 5.0]);
+    /// assert_eq!(x.sub_scalar(1.0).to_vec(), [0.0, 3.0]);
+    /// assert_eq!(x.rsub_scalar(1.0).to_vec(), [0.0, -3.0]); // 1 − x
+    /// assert_eq!(x.mul_scalar(2.0).to_vec(), [2.0, 8.0]);
+    /// assert_eq!(x.div_scalar(2.0).to_vec(), [0.5, 2.0]);
+    /// assert_eq!(x.rdiv_scalar(2.0).to_vec(), [2.0, 0.5]); // 2 / x
+    /// ```
     pub fn add_scalar(&self, s: T) -> Self {
         self.map(|x| x + s)
     }
 
     /// `x − s` for every element.
+    ///
+    /// Example: [`Tensor::add_scalar`].
     pub fn sub_scalar(&self, s: T) -> Self {
         self.map(|x| x - s)
     }
 
     /// `s − x` for every element (PyTorch: `torch.rsub`).
+    ///
+    /// Example: [`Tensor::add_scalar`].
     pub fn rsub_scalar(&self, s: T) -> Self {
         self.map(|x| s - x)
     }
 
     /// `x · s` for every element.
+    ///
+    /// Example: [`Tensor::add_scalar`].
     pub fn mul_scalar(&self, s: T) -> Self {
         self.map(|x| x * s)
     }
 
     /// `x / s` for every element.
+    ///
+    /// Example: [`Tensor::add_scalar`].
     pub fn div_scalar(&self, s: T) -> Self {
         // Dividing (not multiplying by 1/s) keeps the result correctly rounded.
         self.map(|x| x / s)
     }
 
     /// `s / x` for every element.
+    ///
+    /// Example: [`Tensor::add_scalar`].
     pub fn rdiv_scalar(&self, s: T) -> Self {
         self.map(|x| s / x)
     }
@@ -159,7 +226,8 @@ impl<T: Float> Tensor<T> {
     /// `f` may run on several threads at once for large tensors, hence `Sync`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]);
     /// assert_eq!(x.map(|v| v * v + 1.0).to_vec(), vec![2.0, 5.0, 10.0]);
     /// ```
@@ -168,6 +236,15 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `f(a, b)` pairwise under broadcasting: a user-supplied binary kernel on the same fast paths.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let y = Tensor::from_vec(vec![10.0, 20.0], &[2]);
+    /// assert_eq!(x.zip_map(&y, |a, b| a * b + 1.0).to_vec(), [11.0, 41.0, 31.0, 81.0]);
+    /// assert!(x.try_zip_map(&Tensor::zeros(&[3]), |a, _| a).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the shapes do not broadcast; [`Tensor::try_zip_map`] returns the error.
@@ -185,11 +262,13 @@ impl<T: Float> Tensor<T> {
     /// backward rule's `g · f'(x, y)`, without the temporaries of composed ops.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let g = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
     /// let x = Tensor::from_vec(vec![-1.0f32, 3.0], &[2]);
     /// let relu_grad = g.zip_map3(&x, &x, |g, x, _| if x > 0.0 { g } else { 0.0 });
     /// assert_eq!(relu_grad.to_vec(), vec![0.0, 2.0]);
+    /// assert!(g.try_zip_map3(&x, &Tensor::zeros(&[3]), |g, _, _| g).is_err());
     /// ```
     ///
     /// # Panics
@@ -210,41 +289,100 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `−x`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, -2.0], &[2]);
+    /// assert_eq!(x.neg().to_vec(), [-1.0, 2.0]);
+    /// ```
     pub fn neg(&self) -> Self {
         self.map(|x| -x)
     }
 
     /// `eˣ`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let y = Tensor::from_vec(vec![0.0f64, 1.0], &[2]).exp();
+    /// assert_eq!(y.get(&[0]), 1.0);
+    /// assert!((y.get(&[1]) - std::f64::consts::E).abs() < 1e-12);
+    /// ```
     pub fn exp(&self) -> Self {
         self.map(T::exp)
     }
 
     /// `ln x`, the natural logarithm (NaN for `x < 0`, `−∞` at 0).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let y = Tensor::from_vec(vec![1.0f64, std::f64::consts::E, 0.0], &[3]).log();
+    /// assert_eq!(y.get(&[0]), 0.0);
+    /// assert!((y.get(&[1]) - 1.0).abs() < 1e-12);
+    /// assert_eq!(y.get(&[2]), f64::NEG_INFINITY);
+    /// ```
     pub fn log(&self) -> Self {
         self.map(T::ln)
     }
 
     /// `√x` (NaN for `x < 0`).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![4.0f32, 9.0, 0.25], &[3]);
+    /// assert_eq!(x.sqrt().to_vec(), [2.0, 3.0, 0.5]);
+    /// ```
     pub fn sqrt(&self) -> Self {
         self.map(T::sqrt)
     }
 
     /// `xᵖ` for a real exponent `p`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![2.0f32, 0.5, 4.0], &[3]);
+    /// assert_eq!(x.powf(2.0).to_vec(), [4.0, 0.25, 16.0]);
+    /// ```
     pub fn powf(&self, p: T) -> Self {
         self.map(|x| x.powf(p))
     }
 
     /// `xⁿ` for an integer exponent `n`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![2.0f32, -3.0], &[2]);
+    /// assert_eq!(x.powi(3).to_vec(), [8.0, -27.0]);
+    /// ```
     pub fn powi(&self, n: i32) -> Self {
         self.map(|x| x.powi(n))
     }
 
     /// `|x|`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, -2.0, 3.0], &[3]);
+    /// assert_eq!(x.abs().to_vec(), [1.0, 2.0, 3.0]);
+    /// ```
     pub fn abs(&self) -> Self {
         self.map(T::abs)
     }
 
     /// `sign(x)`: `−1` for `x < 0`, `+1` for `x > 0`, `x` itself for `±0` and NaN.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![-2.5f32, 0.0, 3.0], &[3]);
+    /// assert_eq!(x.sign().to_vec(), [-1.0, 0.0, 1.0]);
+    /// ```
     pub fn sign(&self) -> Self {
         self.map(|x| {
             if x > T::ZERO {
@@ -258,16 +396,38 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `1 / x`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![2.0f32, -4.0], &[2]);
+    /// assert_eq!(x.recip().to_vec(), [0.5, -0.25]);
+    /// ```
     pub fn recip(&self) -> Self {
         self.map(|x| T::ONE / x)
     }
 
     /// `x²`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![-3.0f32, 0.5], &[2]);
+    /// assert_eq!(x.square().to_vec(), [9.0, 0.25]);
+    /// ```
     pub fn square(&self) -> Self {
         self.map(|x| x * x)
     }
 
     /// `tanh(x)`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let y = Tensor::from_vec(vec![0.0f64, 1.0], &[2]).tanh();
+    /// assert_eq!(y.get(&[0]), 0.0);
+    /// assert!((y.get(&[1]) - 0.761_594_155_955_764_9).abs() < 1e-12);
+    /// ```
     pub fn tanh(&self) -> Self {
         self.map(T::tanh)
     }
@@ -275,7 +435,8 @@ impl<T: Float> Tensor<T> {
     /// `σ(x) = 1 / (1 + e⁻ˣ)`, finite for every finite `x`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let y = Tensor::from_vec(vec![-1000.0f32, 0.0, 1000.0], &[3]).sigmoid();
     /// assert_eq!(y.to_vec(), vec![0.0, 0.5, 1.0]);
     /// ```
@@ -289,16 +450,38 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `relu(x) = max(x, 0)`; NaN stays NaN.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![-1.0f32, 0.0, 2.0], &[3]);
+    /// assert_eq!(x.relu().to_vec(), [0.0, 0.0, 2.0]);
+    /// ```
     pub fn relu(&self) -> Self {
         self.map(|x| if x < T::ZERO { T::ZERO } else { x })
     }
 
     /// `x` for `x ≥ 0`, `slope · x` below; NaN stays NaN.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![-2.0f32, 3.0], &[2]);
+    /// assert_eq!(x.leaky_relu(0.5).to_vec(), [-1.0, 3.0]);
+    /// ```
     pub fn leaky_relu(&self, slope: T) -> Self {
         self.map(|x| if x < T::ZERO { slope * x } else { x })
     }
 
     /// The exact GELU, `x · Φ(x) = ½ · x · (1 + erf(x / √2))`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let y = Tensor::from_vec(vec![0.0f64, 1.0], &[2]).gelu();
+    /// assert_eq!(y.get(&[0]), 0.0);
+    /// assert!((y.get(&[1]) - 0.841_344_746_068_542_9).abs() < 1e-12); // Φ(1)
+    /// ```
     pub fn gelu(&self) -> Self {
         let half = T::from_f64(0.5);
         let inv_sqrt2 = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
@@ -306,6 +489,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `softplus(x) = ln(1 + eˣ)`, finite for every finite `x`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let y = Tensor::from_vec(vec![0.0f64, -1000.0, 1000.0], &[3]).softplus();
+    /// assert!((y.get(&[0]) - std::f64::consts::LN_2).abs() < 1e-12);
+    /// assert_eq!((y.get(&[1]), y.get(&[2])), (0.0, 1000.0));
+    /// ```
     pub fn softplus(&self) -> Self {
         self.map(|x| {
             // ln(1 + e^x) = max(x, 0) + ln(1 + e^{-|x|}): the exponential is at most 1.
@@ -315,6 +506,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `min(max(x, min), max)`; NaN stays NaN (PyTorch: `torch.clamp`).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![-2.0f32, 0.5, 3.0], &[3]);
+    /// assert_eq!(x.clamp(-1.0, 1.0).to_vec(), [-1.0, 0.5, 1.0]);
+    /// assert!(x.try_clamp(1.0, -1.0).is_err());
+    /// ```
     ///
     /// # Panics
     /// If `min > max` or either bound is NaN; [`Tensor::try_clamp`] returns the error.

@@ -18,9 +18,11 @@ impl<T: Float> Tensor<T> {
     /// Gradient: [`Tensor::index_add`] of `g` with the same indices. PyTorch: `torch.index_select`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]);
     /// assert_eq!(x.index_select(0, &[2, 0]).to_vec(), vec![5.0, 6.0, 1.0, 2.0]);
+    /// assert!(x.try_index_select(0, &[3]).is_err()); // axis 0 has size 3
     /// ```
     ///
     /// # Panics
@@ -75,9 +77,11 @@ impl<T: Float> Tensor<T> {
     /// `torch.zeros(..).index_add_(axis, indices, src)`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let g = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]);
     /// assert_eq!(Tensor::index_add(0, &[1, 0, 1], &g, 3).to_vec(), vec![2.0, 4.0, 0.0]);
+    /// assert!(Tensor::try_index_add(0, &[3, 0, 1], &g, 3).is_err()); // 3 is not below 3
     /// ```
     ///
     /// # Panics
@@ -139,10 +143,12 @@ impl<T: Float> Tensor<T> {
     /// PyTorch: `torch.gather`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// // One column per row: picks x[0][2] and x[1][0].
     /// assert_eq!(x.gather(1, &[2, 0], &[2, 1]).to_vec(), vec![3.0, 4.0]);
+    /// assert!(x.try_gather(1, &[3, 0], &[2, 1]).is_err());
     /// ```
     ///
     /// # Panics
@@ -184,10 +190,12 @@ impl<T: Float> Tensor<T> {
     /// PyTorch: `torch.zeros(out_shape).scatter_add_(axis, index, src)`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let g = Tensor::from_vec(vec![1.0f64, 2.0], &[2, 1]);
     /// let x = Tensor::scatter_add(1, &[2, 0], &[2, 1], &g, &[2, 3]);
     /// assert_eq!(x.to_vec(), vec![0.0, 0.0, 1.0, 2.0, 0.0, 0.0]);
+    /// assert!(Tensor::try_scatter_add(1, &[3, 0], &[2, 1], &g, &[2, 3]).is_err());
     /// ```
     ///
     /// # Panics
@@ -254,9 +262,11 @@ impl<T: Float> Tensor<T> {
     /// PyTorch: `torch.nn.functional.one_hot`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let y = Tensor::<f32>::one_hot(&[2, 0], 3);
     /// assert_eq!(y.to_vec(), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    /// assert!(Tensor::<f32>::try_one_hot(&[3], 3).is_err());
     /// ```
     ///
     /// # Panics

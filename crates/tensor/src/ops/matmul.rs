@@ -16,11 +16,13 @@ impl<T: Float> Tensor<T> {
     /// broadcast. PyTorch: `torch.matmul`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let a = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// let b = Tensor::from_vec(vec![1.0f64, 0.0, -1.0], &[3]);
     /// assert_eq!(a.matmul(&b).to_vec(), vec![-2.0, -2.0]);
     /// assert_eq!(a.matmul(&a.t()).shape(), &[2, 2]); // `a.t()` is read through its strides
+    /// assert!(a.try_matmul(&a).is_err()); // [2, 3]·[2, 3]: inner sizes 3 and 2 differ
     /// ```
     ///
     /// # Panics
@@ -133,9 +135,11 @@ impl<T: Float> Tensor<T> {
     /// Dot product of two vectors, `Σ_i a_i·b_i`, as a rank-0 tensor.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
     /// assert_eq!(a.dot(&a).item(), 14.0);
+    /// assert!(a.try_dot(&Tensor::zeros(&[2])).is_err());
     /// ```
     ///
     /// # Panics
@@ -164,10 +168,12 @@ impl<T: Float> Tensor<T> {
     /// Outer product of two vectors, `c[i, j] = a_i·b_j`, of shape `[m, n]`. PyTorch: `torch.outer`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let a = Tensor::from_vec(vec![1.0f64, 2.0], &[2]);
     /// let b = Tensor::from_vec(vec![3.0f64, 4.0, 5.0], &[3]);
     /// assert_eq!(a.outer(&b).to_vec(), vec![3.0, 4.0, 5.0, 6.0, 8.0, 10.0]);
+    /// assert!(a.try_outer(&Tensor::zeros(&[1, 3])).is_err()); // not 1-D
     /// ```
     ///
     /// # Panics

@@ -48,10 +48,12 @@ impl<T: Float> Tensor<T> {
     /// every axis. A sum over zero elements is 0.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// assert_eq!(x.sum(&[0], false).to_vec(), vec![5.0, 7.0, 9.0]);
     /// assert_eq!(x.sum(&[-1], true).shape(), &[2, 1]);
+    /// assert!(x.try_sum(&[0, 0], false).is_err()); // a repeated axis
     /// ```
     ///
     /// # Panics
@@ -79,6 +81,13 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Sum of every element, `Σ x`, as a rank-0 tensor (0 for an empty tensor).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// assert_eq!(x.sum_all().item(), 10.0);
+    /// ```
     pub fn sum_all(&self) -> Self {
         let mask = vec![true; self.rank()];
         let data = Plan::new(self.layout(), &mask).fold(self.storage_slice(), &Sum);
@@ -88,6 +97,15 @@ impl<T: Float> Tensor<T> {
     /// Mean over `axes`: `y = (1/m) Σ_{axes} x` with `m` the number of reduced elements.
     ///
     /// An empty `axes` list reduces nothing and returns a copy; use [`Tensor::mean_all`] for every axis.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!(x.mean(&[1], false).to_vec(), [2.0, 5.0]);
+    /// assert_eq!(x.mean(&[0], true).shape(), [1, 3]);
+    /// assert!(x.try_mean(&[2], false).is_err());
+    /// ```
     ///
     /// # Panics
     /// If an axis is invalid or the reduced axes hold no element; [`Tensor::try_mean`] returns the error.
@@ -114,6 +132,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Mean of every element, `(1/n) Σ x`, as a rank-0 tensor.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// assert_eq!(x.mean_all().item(), 2.5);
+    /// assert!(Tensor::<f32>::zeros(&[0]).try_mean_all().is_err());
+    /// ```
     ///
     /// # Panics
     /// If the tensor is empty; [`Tensor::try_mean_all`] returns the error.
@@ -142,9 +168,11 @@ impl<T: Float> Tensor<T> {
     /// variance: 0 (NaN where `x` is infinite or NaN).
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f64, 3.0, 10.0, 14.0], &[2, 2]);
     /// assert_eq!(x.var(&[1], false).to_vec(), vec![1.0, 4.0]);
+    /// assert!(x.try_var(&[2], false).is_err());
     /// ```
     ///
     /// # Panics
@@ -169,6 +197,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Population variance of every element, `(1/n) Σ (x − μ)²`, as a rank-0 tensor.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 3.0, 1.0, 3.0], &[2, 2]);
+    /// assert_eq!(x.var_all().item(), 1.0);
+    /// assert!(Tensor::<f32>::zeros(&[0]).try_var_all().is_err());
+    /// ```
     ///
     /// # Panics
     /// If the tensor is empty; [`Tensor::try_var_all`] returns the error.
@@ -196,9 +232,11 @@ impl<T: Float> Tensor<T> {
     /// a broadcast output's shape is brought back to each input's shape.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let g = Tensor::<f64>::ones(&[4, 2, 3]);
     /// assert_eq!(g.sum_to(&[2, 1]).to_vec(), vec![12.0, 12.0]);
+    /// assert!(g.try_sum_to(&[2, 2]).is_err());
     /// ```
     ///
     /// # Panics

@@ -32,9 +32,11 @@ impl<T: Float> Tensor<T> {
     /// is defined there. PyTorch: `torch.softmax`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let y = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]).softmax(-1);
     /// assert!((y.sum_all().item() - 1.0).abs() < 1e-12);
+    /// assert!(Tensor::<f32>::zeros(&[2]).try_softmax(1).is_err());
     /// ```
     ///
     /// # Panics
@@ -61,9 +63,11 @@ impl<T: Float> Tensor<T> {
     /// logits. A row that is all −∞ gives NaN, as in PyTorch. PyTorch: `torch.log_softmax`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let y = Tensor::from_vec(vec![0.0f64, 1e4], &[2]).log_softmax(0);
     /// assert_eq!(y.to_vec(), vec![-1e4, 0.0]);
+    /// assert!(y.try_log_softmax(1).is_err());
     /// ```
     ///
     /// # Panics
@@ -92,10 +96,12 @@ impl<T: Float> Tensor<T> {
     /// axis with size 1. PyTorch: `torch.logsumexp`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1e4f32, 1e4], &[1, 2]);
     /// let want = 1e4 + std::f32::consts::LN_2;
     /// assert!((x.logsumexp(1, false).item() - want).abs() < 1e-3);
+    /// assert!(x.try_logsumexp(2, false).is_err());
     /// ```
     ///
     /// # Panics

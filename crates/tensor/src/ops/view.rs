@@ -9,6 +9,16 @@ use crate::tensor::Tensor;
 impl<T: Float> Tensor<T> {
     /// Swaps axes `a` and `b` (a view).
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::arange(0.0f32, 6.0, 1.0).reshape(&[2, 3]);
+    /// let t = x.transpose(0, 1);
+    /// assert_eq!(t.shape(), [3, 2]);
+    /// assert_eq!(t.to_vec(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    /// assert!(x.try_transpose(0, 2).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If an axis is out of range; [`Tensor::try_transpose`] returns the error.
     #[track_caller]
@@ -22,6 +32,13 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The transpose of a matrix (a view); PyTorch: `Tensor.t`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// assert_eq!(x.t().to_vec(), [1.0, 3.0, 2.0, 4.0]);
+    /// ```
     ///
     /// # Panics
     /// If the tensor is not 2-D.
@@ -38,6 +55,16 @@ impl<T: Float> Tensor<T> {
 
     /// Reorders axes: axis `i` of the result is axis `perm[i]` of `self` (a view).
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::arange(0.0f32, 6.0, 1.0).reshape(&[1, 2, 3]);
+    /// let p = x.permute(&[2, 0, 1]);
+    /// assert_eq!(p.shape(), [3, 1, 2]);
+    /// assert_eq!(p.to_vec(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    /// assert!(x.try_permute(&[0, 0, 1]).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If `perm` is not a permutation of the axes; [`Tensor::try_permute`] returns the error.
     #[track_caller]
@@ -51,6 +78,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `len` elements from `start` along `axis` (a view); PyTorch: `Tensor.narrow`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::arange(0.0f32, 5.0, 1.0);
+    /// assert_eq!(x.narrow(0, 1, 3).to_vec(), [1.0, 2.0, 3.0]);
+    /// assert!(x.try_narrow(0, 3, 3).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the range leaves the axis; [`Tensor::try_narrow`] returns the error.
@@ -83,6 +118,14 @@ impl<T: Float> Tensor<T> {
 
     /// Elements `start, start+step, …` below `end` along `axis` (a view): NumPy's `x[start:end:step]`.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::arange(0.0f32, 6.0, 1.0);
+    /// assert_eq!(x.slice(0, 1, 6, 2).to_vec(), [1.0, 3.0, 5.0]);
+    /// assert!(x.try_slice(0, 0, 7, 1).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If `start > end`, `end` is past the axis or `step` is 0; [`Tensor::try_slice`] returns
     /// the error.
@@ -97,6 +140,15 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Repeats size-1 axes (and adds leading axes) to reach `shape`, with stride 0 (a view).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+    /// let b = x.broadcast_to(&[2, 2]);
+    /// assert_eq!((b.to_vec(), b.strides()), (vec![1.0, 2.0, 1.0, 2.0], &[0, 1][..]));
+    /// assert!(x.try_broadcast_to(&[3]).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the shapes are not broadcast-compatible; [`Tensor::try_broadcast_to`] returns the error.
@@ -118,6 +170,15 @@ impl<T: Float> Tensor<T> {
 
     /// Inserts a size-1 axis at `axis` (a view); `-1` appends one.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+    /// assert_eq!(x.unsqueeze(0).shape(), [1, 2]);
+    /// assert_eq!(x.unsqueeze(-1).shape(), [2, 1]);
+    /// assert!(x.try_unsqueeze(3).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the axis is out of `-(rank+1)..=rank`; [`Tensor::try_unsqueeze`] returns the error.
     #[track_caller]
@@ -132,6 +193,14 @@ impl<T: Float> Tensor<T> {
 
     /// Removes the size-1 axis `axis` (a view).
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::<f32>::zeros(&[2, 1, 3]);
+    /// assert_eq!(x.squeeze(1).shape(), [2, 3]);
+    /// assert!(x.try_squeeze(0).is_err()); // axis 0 has size 2
+    /// ```
+    ///
     /// # Panics
     /// If that axis's size is not 1; [`Tensor::try_squeeze`] returns the error.
     #[track_caller]
@@ -145,11 +214,27 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Removes every size-1 axis (a view).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// assert_eq!(Tensor::<f32>::zeros(&[1, 2, 1]).squeeze_all().shape(), [2]);
+    /// ```
     pub fn squeeze_all(&self) -> Self {
         self.with_layout(self.layout().squeeze_all())
     }
 
     /// The same elements in `shape`: a view when the strides allow, otherwise one row-major copy.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::arange(0.0f32, 6.0, 1.0);
+    /// let m = x.reshape(&[2, 3]); // a view
+    /// assert!(m.shares_storage(&x));
+    /// assert_eq!(m.t().reshape(&[6]).to_vec(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]); // a copy
+    /// assert!(x.try_reshape(&[4]).is_err());
+    /// ```
     ///
     /// # Panics
     /// If the element counts differ or the shape is too large; [`Tensor::try_reshape`] returns
@@ -175,6 +260,14 @@ impl<T: Float> Tensor<T> {
     /// The same elements in `shape` as a view; an error where that would need a copy.
     ///
     /// PyTorch: `Tensor.view`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::arange(0.0f32, 6.0, 1.0).reshape(&[2, 3]);
+    /// assert_eq!(x.try_view(&[3, 2]).unwrap().shape(), [3, 2]);
+    /// assert!(x.t().try_view(&[6]).is_err()); // the transpose is not row-major
+    /// ```
     pub fn try_view(&self, shape: &[usize]) -> Result<Self> {
         self.check_reshape("view", shape)?;
         match self.layout().reshape_view(shape) {
@@ -192,6 +285,13 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Collapses axes `start..` into one (a view when possible), e.g. `[b, 1, 28, 28]` → `[b, 784]` with `start = 1`.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let images = Tensor::<f32>::zeros(&[2, 1, 3, 3]);
+    /// assert_eq!(images.flatten_from(1).shape(), [2, 9]);
+    /// ```
     ///
     /// # Panics
     /// If `start` is out of range.

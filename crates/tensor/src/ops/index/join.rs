@@ -14,10 +14,12 @@ impl<T: Float> Tensor<T> {
     /// Gradient: the matching [`Tensor::split`] of `g`. PyTorch: `torch.cat`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let a = Tensor::from_vec(vec![1.0f64, 2.0], &[1, 2]);
     /// let b = Tensor::from_vec(vec![3.0f64, 4.0], &[1, 2]);
     /// assert_eq!(Tensor::concat(&[&a, &b], -1).shape(), &[1, 4]);
+    /// assert!(Tensor::try_concat(&[&a, &b.t()], -1).is_err()); // [1, 2] and [2, 1]
     /// ```
     ///
     /// # Panics
@@ -61,11 +63,13 @@ impl<T: Float> Tensor<T> {
     /// Gradient: the matching [`Tensor::chunk`] of `g`, each squeezed along `axis`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
     /// let s = Tensor::stack(&[&a, &a, &a], 1);
     /// assert_eq!(s.shape(), &[2, 3]);
     /// assert_eq!(s.to_vec(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+    /// assert!(Tensor::try_stack(&[&a, &Tensor::zeros(&[3])], 0).is_err());
     /// ```
     ///
     /// # Panics
@@ -110,11 +114,13 @@ impl<T: Float> Tensor<T> {
     /// No data is copied. PyTorch: `torch.split` with a list of sizes.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::<f32>::arange(0.0, 5.0, 1.0);
     /// let parts = x.split(0, &[2, 3]);
     /// assert_eq!(parts[1].to_vec(), vec![2.0, 3.0, 4.0]);
     /// assert!(parts[1].shares_storage(&x));
+    /// assert!(x.try_split(0, &[2, 2]).is_err()); // 2 + 2 is not 5
     /// ```
     ///
     /// # Panics
@@ -160,11 +166,13 @@ impl<T: Float> Tensor<T> {
     /// An empty axis gives `chunks` empty pieces. PyTorch: `torch.chunk`.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::<f64>::zeros(&[5, 2]);
     /// let sizes: Vec<usize> = x.chunk(3, 0).iter().map(|c| c.dim(0)).collect();
     /// assert_eq!(sizes, vec![2, 2, 1]);
     /// assert_eq!(Tensor::<f64>::zeros(&[6]).chunk(4, 0).len(), 3); // pieces of 2
+    /// assert!(x.try_chunk(0, 0).is_err());
     /// ```
     ///
     /// # Panics

@@ -14,10 +14,12 @@ impl<T: Float> Tensor<T> {
     /// reduced set gives NaN), as in PyTorch.
     ///
     /// ```
-    /// # use tapegrad_tensor::Tensor;
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
     /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], &[2, 2]);
     /// assert_eq!(x.max(-1, false).to_vec(), vec![5.0, 4.0]);
     /// assert_eq!(x.argmax(-1), vec![1, 1]);
+    /// assert!(x.try_max(2, false).is_err());
     /// ```
     ///
     /// # Panics
@@ -37,6 +39,15 @@ impl<T: Float> Tensor<T> {
 
     /// Smallest element along `axis`: `y = min_i x_i`; NaN propagates, as in PyTorch.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], &[2, 2]);
+    /// assert_eq!(x.min(0, false).to_vec(), [1.0, 4.0]);
+    /// assert_eq!(x.min(0, true).shape(), [1, 2]);
+    /// assert!(x.try_min(2, false).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the axis is out of range or has size 0; [`Tensor::try_min`] returns the error.
     #[track_caller]
@@ -54,6 +65,15 @@ impl<T: Float> Tensor<T> {
 
     /// Largest element, `max x`, as a rank-0 tensor; NaN if any element is NaN.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, -3.0, 4.0], &[2, 2]);
+    /// assert_eq!((x.max_all().item(), x.min_all().item()), (5.0, -3.0));
+    /// let empty = Tensor::<f32>::zeros(&[0]);
+    /// assert!(empty.try_max_all().is_err() && empty.try_min_all().is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the tensor is empty; [`Tensor::try_max_all`] returns the error.
     #[track_caller]
@@ -63,6 +83,8 @@ impl<T: Float> Tensor<T> {
 
     /// Fallible [`Tensor::max_all`].
     ///
+    /// Example: [`Tensor::max_all`].
+    ///
     /// # Errors
     /// `Empty` for a tensor without elements.
     pub fn try_max_all(&self) -> Result<Self> {
@@ -70,6 +92,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Smallest element, `min x`, as a rank-0 tensor; NaN if any element is NaN.
+    ///
+    /// Example: [`Tensor::max_all`].
     ///
     /// # Panics
     /// If the tensor is empty; [`Tensor::try_min_all`] returns the error.
@@ -79,6 +103,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::min_all`].
+    ///
+    /// Example: [`Tensor::max_all`].
     ///
     /// # Errors
     /// `Empty` for a tensor without elements.
@@ -90,6 +116,16 @@ impl<T: Float> Tensor<T> {
     /// axes in row-major order. The first NaN wins if there is one (it is what `max` returns);
     /// among equal maxima the first index wins.
     ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 5.0, 4.0, 0.0, 9.0], &[2, 3]);
+    /// assert_eq!(x.argmax(1), [1, 2]); // the first of equal maxima
+    /// assert_eq!(x.argmin(1), [0, 1]);
+    /// assert_eq!(x.argmax(0), [1, 0, 1]);
+    /// assert!(x.try_argmax(2).is_err() && x.try_argmin(2).is_err());
+    /// ```
+    ///
     /// # Panics
     /// If the axis is out of range or has size 0; [`Tensor::try_argmax`] returns the error.
     #[track_caller]
@@ -98,6 +134,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::argmax`].
+    ///
+    /// Example: [`Tensor::argmax`].
     ///
     /// # Errors
     /// `InvalidAxis` for an axis outside `-rank..rank`; `Empty` when that axis has size 0.
@@ -108,6 +146,8 @@ impl<T: Float> Tensor<T> {
     /// Index along `axis` of the smallest element, `argmin_i x_i`, row-major over the other axes;
     /// the first NaN wins if there is one, and among equal minima the first index.
     ///
+    /// Example: [`Tensor::argmax`].
+    ///
     /// # Panics
     /// If the axis is out of range or has size 0; [`Tensor::try_argmin`] returns the error.
     #[track_caller]
@@ -116,6 +156,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Fallible [`Tensor::argmin`].
+    ///
+    /// Example: [`Tensor::argmax`].
     ///
     /// # Errors
     /// `InvalidAxis` for an axis outside `-rank..rank`; `Empty` when that axis has size 0.
