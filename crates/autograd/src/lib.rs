@@ -39,7 +39,9 @@ pub use var::Var;
 #[doc(hidden)]
 pub mod doc_prelude {
     pub use crate::ops::{CrossEntropyOptions, GeluApproximate, Reduction};
-    pub use crate::{gradcheck, gradcheck_params, Check, Grads, ModelCheck, Param, Tape, Var};
+    pub use crate::{
+        gradcheck, gradcheck_params, Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var,
+    };
     pub use rand::{rngs::StdRng, Rng, SeedableRng};
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }
