@@ -1,16 +1,27 @@
-//! tapegrad: tensors, reverse-mode autodiff, layers and optimizers for the CPU, with every
-//! gradient checked numerically.
+//! [ARCHITECTURE.md]: crate::architecture
+#![doc = include_str!("../README.md")]
+//! ## Crate map
 //!
-//! This facade re-exports the four crates; most programs need only `use tapegrad::prelude::*;`.
+//! | module | crate | holds |
+//! |---|---|---|
+//! | [`prelude`] | | the names a training script, a model of your own and an op of your own need |
+//! | [`tensor`] | `tapegrad-tensor` | [`Tensor`](tensor::Tensor): strided storage, views, kernels |
+//! | [`autograd`] | `tapegrad-autograd` | [`Tape`](autograd::Tape), [`Var`](autograd::Var), [`Param`](autograd::Param), [`Grads`](autograd::Grads), the [`Backward`](autograd::Backward) trait, [`gradcheck`](autograd::gradcheck()) |
+//! | [`nn`] | `tapegrad-nn` (+ `tapegrad-derive`) | [`Module`](nn::Module), [`Forward`](nn::Forward), `#[derive(Module)]`, layers, losses, [`Summary`](nn::Summary), checkpoints |
+//! | [`optim`] | `tapegrad-optim` | optimizers, schedules, [`ReduceLrOnPlateau`](optim::ReduceLrOnPlateau), clipping |
+//! | [`data`] | this crate | [`Dataset`](data::Dataset), MNIST, CSV and `.npy` readers, batching, splits |
+//! | [`architecture`] | | how the crates fit together and why |
+//!
+//! The examples live in the repository's `examples/` folder (they are not part of the package);
+//! each is run with `cargo run --release --example NAME` from a clone.
 
 #![warn(missing_docs)]
 
 pub mod data;
 
-/// The README's code blocks, compiled as doctests so the front page cannot drift from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
+/// How the crates fit together and why: the repository's ARCHITECTURE.md.
+#[doc = include_str!("../ARCHITECTURE.md")]
+pub mod architecture {}
 
 pub use tapegrad_autograd as autograd;
 pub use tapegrad_nn as nn;
