@@ -11,8 +11,8 @@
 // criterion_group! generates undocumented public functions.
 #![allow(missing_docs)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use rand::{rngs::StdRng, SeedableRng};
+use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use rand::{SeedableRng, rngs::StdRng};
 use std::time::{Duration, Instant};
 use tapegrad::tensor::Tensor;
 

@@ -7,8 +7,8 @@
 // `criterion_group!` generates an undocumented public fn.
 #![allow(missing_docs)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use rand::{rngs::StdRng, SeedableRng};
+use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use rand::{SeedableRng, rngs::StdRng};
 use tapegrad::autograd::{Param, Tape};
 use tapegrad::optim::{Adam, AdamConfig, Optimizer};
 use tapegrad::tensor::Tensor;

@@ -21,7 +21,7 @@
 //! Run: `cargo bench --bench training [-- WORKLOAD…] [--data DIR]` (MNIST from `--data`, else
 //! `MNIST_DIR`, else the shipped `data/mnist`).
 
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{SeedableRng, rngs::StdRng};
 use std::path::PathBuf;
 use std::time::Instant;
 use tapegrad::prelude::*;

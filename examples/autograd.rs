@@ -7,7 +7,7 @@
 
 use tapegrad::autograd::ops::Reduction;
 use tapegrad::autograd::{Param, Tape};
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 use tapegrad::tensor::Tensor;
 
 /// Runs the tour; `tests/examples.rs` calls it too.
@@ -100,10 +100,11 @@ pub fn run() {
     let v = Tensor::from_vec(vec![1.0, 0.1, 0.01], &[3]);
     let vjp = y.backward_with(v).wrt(&u).unwrap().to_vec();
     println!("y = u², v = [1, 0.1, 0.01]: vᵀ·J = {vjp:?} (= 2u ⊙ v)");
-    assert!(vjp
-        .iter()
-        .zip([2.0, 0.4, 0.06])
-        .all(|(g, want)| (g - want).abs() < 1e-12));
+    assert!(
+        vjp.iter()
+            .zip([2.0, 0.4, 0.06])
+            .all(|(g, want)| (g - want).abs() < 1e-12)
+    );
     println!(
         "y.try_backward() on a [3] output: Err({})",
         y.try_backward().expect_err("needs backward_with")

@@ -8,7 +8,7 @@
 //! - any other op records a `Backward` value holding what its gradient needs (here: swish with
 //!   a learnable β, two inputs, broadcasting over β).
 
-use tapegrad::autograd::{gradcheck, Backward, Check, Tape, Unary, Var};
+use tapegrad::autograd::{Backward, Check, Tape, Unary, Var, gradcheck};
 use tapegrad::tensor::{Float, Tensor};
 
 /// `softsign(x) = x / (1 + |x|)`; derivative `1 / (1 + |x|)²`.

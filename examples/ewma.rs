@@ -21,7 +21,7 @@ use clap::Parser;
 use std::f64::consts::PI;
 use std::path::PathBuf;
 use tapegrad::optim::Ewma;
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 use tapegrad::tensor::Tensor;
 
 /// The decays compared, in the order of the table's columns.
@@ -189,7 +189,9 @@ fn print_report(r: &Report) {
         r.series[0]
     );
     println!();
-    println!("  β      window ≈ 1/(1 − β)   roughness mean (Δv)²   lag (days)   β/(1 − β)   lag of a yearly sine");
+    println!(
+        "  β      window ≈ 1/(1 − β)   roughness mean (Δv)²   lag (days)   β/(1 − β)   lag of a yearly sine"
+    );
     for (i, a) in r.averages.iter().enumerate() {
         println!(
             "  {:<5}  {:>13.0} days   {:>20.3}   {:>10}   {:>9.0}   {:>20.1}",
@@ -210,7 +212,7 @@ fn print_report(r: &Report) {
 }
 
 fn plot(path: &std::path::Path, r: &Report) -> Result<(), support::ChartError> {
-    use support::{figure, Panel, Series};
+    use support::{Panel, Series, figure};
     let pts = |v: &[f64], n: usize| {
         v.iter()
             .take(n)

@@ -12,7 +12,7 @@
 
 use tapegrad::autograd::{Backward, Masks};
 use tapegrad::prelude::*;
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 
 fn mlp(dropout: bool) -> Sequential<f64> {
     let mut rng = StdRng::seed_from_u64(1);

@@ -14,7 +14,7 @@
 
 use tapegrad::autograd::Tape;
 use tapegrad::nn::{Forward, Init, Linear, Mode};
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 use tapegrad::tensor::Tensor;
 
 /// The nonlinearity after each linear layer.

@@ -31,7 +31,7 @@ use tapegrad::optim::{
     Schedule, Sgd, SgdConfig, StepDecay, Warmup,
 };
 use tapegrad::prelude::{Tape, Tensor};
-use tapegrad::rand::{rngs::StdRng, Rng, SeedableRng};
+use tapegrad::rand::{Rng, SeedableRng, rngs::StdRng};
 
 /// Flags of the schedules example.
 #[derive(Debug, Clone, Parser)]
@@ -290,7 +290,7 @@ pub fn run(args: &Args) -> Vec<Run> {
 }
 
 fn plot(path: &Path, runs: &[Run]) -> Result<(), support::ChartError> {
-    use support::{figure, Panel, Series};
+    use support::{Panel, Series, figure};
     let curve = |v: &[f64]| {
         v.iter()
             .enumerate()

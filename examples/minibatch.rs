@@ -26,11 +26,11 @@ mod support;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tapegrad::data::{resolve_data_dir, BatchOptions, Dataset, Mnist};
+use tapegrad::data::{BatchOptions, Dataset, Mnist, resolve_data_dir};
 use tapegrad::nn::{Forward, Init, Linear, Mode, Module, Normalizer, Relu, Sequential};
 use tapegrad::optim::{Optimizer, Sgd, SgdConfig};
 use tapegrad::prelude::{Tape, Tensor};
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 
 /// Flags of the mini-batch example.
 #[derive(Debug, Clone, Parser)]
@@ -309,7 +309,7 @@ pub fn run(args: &Args) -> (Vec<Curve>, Vec<Curve>) {
 }
 
 fn plot(path: &Path, by_epochs: &[Curve], by_time: &[Curve]) -> Result<(), support::ChartError> {
-    use support::{figure, Panel, Series};
+    use support::{Panel, Series, figure};
     let series = |curves: &[Curve], x: fn(&Point) -> f64| {
         curves
             .iter()

@@ -11,7 +11,7 @@
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::Instant;
-use tapegrad::data::{resolve_data_dir, Mnist, MnistOptions, MNIST_DIR_VAR};
+use tapegrad::data::{MNIST_DIR_VAR, Mnist, MnistOptions, resolve_data_dir};
 use tapegrad::prelude::*;
 
 /// Flags.

@@ -23,18 +23,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tapegrad::data::{resolve_data_dir, BatchOptions, Dataset, Mnist, MnistOptions, MNIST_DIR_VAR};
+use tapegrad::data::{BatchOptions, Dataset, MNIST_DIR_VAR, Mnist, MnistOptions, resolve_data_dir};
 use tapegrad::nn::{
-    load_module, save_module, Dropout, Forward, Init, Linear, Mode, Module, Normalizer, Relu,
-    Sequential,
+    Dropout, Forward, Init, Linear, Mode, Module, Normalizer, Relu, Sequential, load_module,
+    save_module,
 };
 use tapegrad::optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, Constant, CosineAnnealing, ExponentialDecay,
     InverseTimeDecay, Momentum, Optimizer, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
     StepDecay,
 };
-use tapegrad::prelude::{l2_penalty, Tape, Tensor};
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::prelude::{Tape, Tensor, l2_penalty};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 
 /// Which optimizer trains the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -463,7 +463,7 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
 }
 
 fn plot(path: &Path, history: &[EpochStats]) -> Result<(), support::ChartError> {
-    use support::{figure, Panel, Series};
+    use support::{Panel, Series, figure};
     let pts = |f: fn(&EpochStats) -> f64| {
         history
             .iter()

@@ -32,7 +32,7 @@ use tapegrad::nn::{Forward, Init, Linear, Mode, Module, Sequential, Tanh};
 use tapegrad::optim::{
     Adam, AdamConfig, Momentum, NamedParams, Optimizer, RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 use tapegrad::tensor::Tensor;
 
 /// The optimizers compared.
@@ -372,7 +372,7 @@ fn print_tuning() {
 }
 
 fn plot(path: &Path, paths: &[Path2d]) -> Result<(), support::ChartError> {
-    use support::{figure, Panel, Series};
+    use support::{Panel, Series, figure};
     let series: Vec<Series> = KINDS
         .iter()
         .zip(paths)

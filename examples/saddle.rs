@@ -235,7 +235,7 @@ pub fn run() -> [Vec<Escape>; 2] {
 }
 
 fn plot(path: &Path, runs: &[Vec<Escape>; 2]) -> Result<(), support::ChartError> {
-    use support::{figure, Panel, Series};
+    use support::{Panel, Series, figure};
     let series = |runs: &[Escape], pick: fn(&Escape, usize) -> f64, limit: usize| {
         KINDS
             .iter()

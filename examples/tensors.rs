@@ -5,7 +5,7 @@
 //! Run: `cargo run --release --example tensors`
 
 use std::fmt::Display;
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 use tapegrad::tensor::Tensor;
 
 /// Prints `label:` and then the value indented, so a matrix's rows line up.

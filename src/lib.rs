@@ -27,7 +27,7 @@ pub use tapegrad_autograd as autograd;
 pub use tapegrad_nn as nn;
 pub use tapegrad_optim as optim;
 pub use tapegrad_tensor as tensor;
-pub use tapegrad_tensor::{num_threads, set_num_threads, ThreadsError};
+pub use tapegrad_tensor::{ThreadsError, num_threads, set_num_threads};
 
 /// The `rand` that tapegrad's API takes generators from (0.9). Use this one: a `rand` of another
 /// major version in your own `Cargo.toml` gives a different `StdRng` type that tapegrad's
@@ -39,25 +39,25 @@ pub use rand;
 pub mod prelude {
     pub use crate::data::{BatchOptions, CsvOptions, Dataset, Mnist};
     /// The seeded generator and the traits its methods come from.
-    pub use rand::{rngs::StdRng, Rng, SeedableRng};
+    pub use rand::{Rng, SeedableRng, rngs::StdRng};
     pub use tapegrad_autograd::ops::{CrossEntropyOptions, GeluApproximate, Reduction};
     pub use tapegrad_autograd::{
-        gradcheck, gradcheck_params, Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var,
+        Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var, gradcheck, gradcheck_params,
     };
     pub use tapegrad_nn::{
-        l2_penalty, load_module, prefixed, prefixed_buffers, save_module, BatchNorm1d, Dropout,
-        Elu, Flatten, Forward, Gelu, GeluTanh, Init, LeakyRelu, Linear, LogSoftmax, Mish, Mode,
-        Module, Named, NormalizeLayer, Normalizer, Relu, Sequential, Sigmoid, Silu, Softmax,
-        Summary, Tanh,
+        BatchNorm1d, Dropout, Elu, Flatten, Forward, Gelu, GeluTanh, Init, LeakyRelu, Linear,
+        LogSoftmax, Mish, Mode, Module, Named, NormalizeLayer, Normalizer, Relu, Sequential,
+        Sigmoid, Silu, Softmax, Summary, Tanh, l2_penalty, load_module, prefixed, prefixed_buffers,
+        save_module,
     };
     pub use tapegrad_nn::{
         BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, KlDivLoss, L1Loss, MseLoss, NllLoss,
     };
     pub use tapegrad_optim::{
-        clip_grad_norm, clip_grad_value, Adam, AdamConfig, AdamW, AdamWConfig, Constant,
-        CosineAnnealing, Ewma, ExponentialDecay, InverseSqrtDecay, InverseTimeDecay, LinearWarmup,
-        Momentum, Optimizer, ReduceLrOnPlateau, ReduceLrOnPlateauConfig, RmsProp, RmsPropConfig,
-        Schedule, Sgd, SgdConfig, ShiftedInverseSqrtDecay, StepDecay, Warmup,
+        Adam, AdamConfig, AdamW, AdamWConfig, Constant, CosineAnnealing, Ewma, ExponentialDecay,
+        InverseSqrtDecay, InverseTimeDecay, LinearWarmup, Momentum, Optimizer, ReduceLrOnPlateau,
+        ReduceLrOnPlateauConfig, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
+        ShiftedInverseSqrtDecay, StepDecay, Warmup, clip_grad_norm, clip_grad_value,
     };
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

@@ -1,7 +1,7 @@
 //! A user op written from outside the crates, through the public API only, passes gradcheck; a
 //! wrong derivative written the same way fails it.
 
-use tapegrad::autograd::{gradcheck, Backward, Check, Unary, Var};
+use tapegrad::autograd::{Backward, Check, Unary, Var, gradcheck};
 use tapegrad::tensor::{Float, Tensor};
 
 #[derive(Clone, Copy)]

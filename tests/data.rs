@@ -5,8 +5,8 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tapegrad::data::{
-    load_split, shipped_data_dir, DataError, FileError, IdxArray, Mnist, MnistOptions,
-    MNIST_CLASSES,
+    DataError, FileError, IdxArray, MNIST_CLASSES, Mnist, MnistOptions, load_split,
+    shipped_data_dir,
 };
 
 /// A fresh folder under the system temp dir, removed again when dropped.

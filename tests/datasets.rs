@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use tapegrad::data::{
-    load_friedman1, read_npy, read_npy_labels, shipped_friedman1_csv, BatchOptions, Column,
-    CsvOptions, DataError, Dataset, SplitSize, Targets, FRIEDMAN1_CSV_VAR,
+    BatchOptions, Column, CsvOptions, DataError, Dataset, FRIEDMAN1_CSV_VAR, SplitSize, Targets,
+    load_friedman1, read_npy, read_npy_labels, shipped_friedman1_csv,
 };
 use tapegrad::prelude::*;
 
@@ -198,7 +198,9 @@ fn subset_select_and_cast_carry_tensor_targets() {
     let single: Dataset<f32, Tensor<f32>> = data.cast();
     assert_eq!(
         single.y().to_vec(),
-        [0.0f32, 0.0, 10.0, -1.0, 20.0, -2.0, 30.0, -3.0, 40.0, -4.0, 50.0, -5.0]
+        [
+            0.0f32, 0.0, 10.0, -1.0, 20.0, -2.0, 30.0, -3.0, 40.0, -4.0, 50.0, -5.0
+        ]
     );
     let labels: Dataset<f64> = Dataset::new(Tensor::zeros(&[2, 1]), vec![4, 2]);
     assert_eq!(labels.cast::<f32>().y(), &[4, 2]);
@@ -318,7 +320,9 @@ fn csv_round_trips_through_batches() {
     assert_eq!(data.x().shape(), &[4, 3]);
     assert_eq!(
         data.x().to_vec(),
-        [3.0, 70.5, 12.0, 4.0, 92.0, 3.0, 2.0, 48.25, 40.0, 5.0, 120.0, 7.0]
+        [
+            3.0, 70.5, 12.0, 4.0, 92.0, 3.0, 2.0, 48.25, 40.0, 5.0, 120.0, 7.0
+        ]
     );
     assert_eq!(data.y().shape(), &[4, 1]);
     assert_eq!(data.y().to_vec(), [210.5, 280.0, 150.0, 395.75]);

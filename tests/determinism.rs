@@ -2,7 +2,7 @@
 //! enough that every parallel path (elementwise, reductions, softmax) is taken.
 
 use tapegrad::prelude::*;
-use tapegrad::rand::{rngs::StdRng, SeedableRng};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
 
 fn train_bits() -> Vec<u32> {
     let mut rng = StdRng::seed_from_u64(5);

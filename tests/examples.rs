@@ -23,7 +23,7 @@ mod tensors_example;
 #[path = "../examples/two_input.rs"]
 mod two_input;
 
-use init_depth::{depth_stats, Activation};
+use init_depth::{Activation, depth_stats};
 use tapegrad::nn::Init;
 
 #[test]

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeSet;
 use tapegrad::autograd::ops::{CrossEntropyOptions, GeluApproximate, Reduction};
-use tapegrad::autograd::{gradcheck, Check, GradcheckError, Report, Var};
-use tapegrad::rand::rngs::StdRng;
+use tapegrad::autograd::{Check, GradcheckError, Report, Var, gradcheck};
 use tapegrad::rand::SeedableRng;
+use tapegrad::rand::rngs::StdRng;
 use tapegrad::tensor::Tensor;
 
 fn normal(shape: &[usize], seed: u64) -> Tensor<f64> {

@@ -9,7 +9,7 @@ mod mnist_early_stopping;
 mod mnist_mlp;
 
 use clap::Parser;
-use mnist_mlp::{train, Args};
+use mnist_mlp::{Args, train};
 
 fn args(extra: &[&str]) -> Args {
     Args::parse_from(["mnist_mlp", "--quiet"].iter().chain(extra))

@@ -1,10 +1,10 @@
 //! `Dataset`: inputs with one target per sample (a class id or a float tensor row), its seeded
 //! mini-batch iterator and its train/validation splits.
 
-use super::error::{or_panic, DataError, Result};
+use super::error::{DataError, Result, or_panic};
 use super::targets::Targets;
-use rand::seq::SliceRandom;
 use rand::Rng;
+use rand::seq::SliceRandom;
 use std::borrow::Cow;
 use std::ops::{Bound, RangeBounds};
 use tapegrad_tensor::{Float, Tensor};
@@ -505,8 +505,8 @@ impl<T: Float, Y: Targets<T>> ExactSizeIterator for Batches<'_, T, Y> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::StdRng;
     use rand::SeedableRng;
+    use rand::rngs::StdRng;
 
     /// Sample `i` has features `[i, 100 + i]` and label `i % 3`, so a batch row names its sample.
     fn numbered(n: usize) -> Dataset<f64> {

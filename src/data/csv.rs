@@ -1,7 +1,7 @@
 //! Reading a numeric CSV file into a [`Dataset`]: which columns are targets, which are features.
 
 use super::batches::Dataset;
-use super::error::{open_error, path_hint, DataError, Result};
+use super::error::{DataError, Result, open_error, path_hint};
 use super::targets::Targets;
 use ::csv::{ByteRecord, ReaderBuilder, Trim};
 use std::fmt;
@@ -501,23 +501,31 @@ mod tests {
             parse_float::<f32>("abc"),
             Err("\"abc\" is not a number".to_string())
         );
-        assert!(parse_float::<f64>("NaN")
-            .unwrap_err()
-            .contains("not a finite number"));
-        assert!(parse_float::<f64>("-inf")
-            .unwrap_err()
-            .contains("not a finite number"));
-        assert!(parse_float::<f64>("1e400")
-            .unwrap_err()
-            .contains("not a finite number"));
+        assert!(
+            parse_float::<f64>("NaN")
+                .unwrap_err()
+                .contains("not a finite number")
+        );
+        assert!(
+            parse_float::<f64>("-inf")
+                .unwrap_err()
+                .contains("not a finite number")
+        );
+        assert!(
+            parse_float::<f64>("1e400")
+                .unwrap_err()
+                .contains("not a finite number")
+        );
         assert_eq!(
             parse_float::<f32>("1e39"),
             Err("\"1e39\" is out of range for f32".to_string())
         );
         assert_eq!(parse_float::<f64>("1e39"), Ok(1e39));
-        assert!(parse_float::<f64>("")
-            .unwrap_err()
-            .starts_with("empty cell"));
+        assert!(
+            parse_float::<f64>("")
+                .unwrap_err()
+                .starts_with("empty cell")
+        );
     }
 
     #[test]
@@ -525,18 +533,26 @@ mod tests {
         assert_eq!(parse_class("7"), Ok(7));
         assert_eq!(parse_class("7.0"), Ok(7));
         assert_eq!(parse_class("0"), Ok(0));
-        assert!(parse_class("-1")
-            .unwrap_err()
-            .contains("\"-1\" is negative"));
-        assert!(parse_class("2.5")
-            .unwrap_err()
-            .contains("\"2.5\" is not a whole number"));
-        assert!(parse_class("nan")
-            .unwrap_err()
-            .contains("not a whole number"));
-        assert!(parse_class("cat")
-            .unwrap_err()
-            .contains("\"cat\" is not a number"));
+        assert!(
+            parse_class("-1")
+                .unwrap_err()
+                .contains("\"-1\" is negative")
+        );
+        assert!(
+            parse_class("2.5")
+                .unwrap_err()
+                .contains("\"2.5\" is not a whole number")
+        );
+        assert!(
+            parse_class("nan")
+                .unwrap_err()
+                .contains("not a whole number")
+        );
+        assert!(
+            parse_class("cat")
+                .unwrap_err()
+                .contains("\"cat\" is not a number")
+        );
         assert!(parse_class("1e300").unwrap_err().contains("too large"));
     }
 

@@ -221,8 +221,7 @@ pub enum DataError {
     },
 }
 
-const HINT: &str =
-    "pass --data DIR or set MNIST_DIR to a folder holding the four MNIST .gz files; \
+const HINT: &str = "pass --data DIR or set MNIST_DIR to a folder holding the four MNIST .gz files; \
      a clone of the tapegrad repository ships them in data/mnist, and tapegrad installed from \
      crates.io does not: copy that folder (or the original files) anywhere and point to it";
 

@@ -2,7 +2,7 @@
 //! function of five features plus unit Gaussian noise (see that folder's README).
 
 use super::batches::Dataset;
-use super::csv::{read_csv, CsvOptions};
+use super::csv::{CsvOptions, read_csv};
 use super::error::Result;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

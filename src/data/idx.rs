@@ -5,9 +5,9 @@
 //! which is all that MNIST, Fashion-MNIST and EMNIST use.
 
 use super::error::{DataError, Result};
+use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
-use flate2::Compression;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::Path;

@@ -46,12 +46,12 @@ pub use batches::{BatchOptions, Batches, Dataset, SplitSize};
 pub use csv::{Column, CsvOptions};
 pub use error::{DataError, FileError, Result};
 pub use friedman::{
-    load_friedman1, resolve_friedman1_csv, shipped_friedman1_csv, FRIEDMAN1_CSV_VAR,
+    FRIEDMAN1_CSV_VAR, load_friedman1, resolve_friedman1_csv, shipped_friedman1_csv,
 };
 pub use idx::IdxArray;
 pub use mnist::{
-    load_split, resolve_data_dir, shipped_data_dir, Mnist, MnistOptions, MNIST_CLASSES,
-    MNIST_DIR_VAR,
+    MNIST_CLASSES, MNIST_DIR_VAR, Mnist, MnistOptions, load_split, resolve_data_dir,
+    shipped_data_dir,
 };
 pub use npy::{read_npy, read_npy_labels};
 pub use targets::Targets;

@@ -5,7 +5,7 @@
 //! damaged, makes the reader allocate wildly or panic.
 
 use super::batches::Dataset;
-use super::error::{open_error, path_hint, DataError, Result};
+use super::error::{DataError, Result, open_error, path_hint};
 use super::targets::Targets;
 use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar, TypeStr};
 use std::fs;
@@ -257,7 +257,7 @@ fn decode(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
         _ => {
             return Err(format!(
                 "unsupported .npy format version {major}.{minor} (versions 1 to 3 are read)"
-            ))
+            ));
         }
     };
     let Some(size_field) = bytes.get(8..8 + size_bytes) else {
@@ -459,9 +459,11 @@ mod tests {
             Ok(vec![7])
         );
         assert!(scan("{'shape': (-2, 3)}").unwrap_err().contains("\"-2\""));
-        assert!(scan("{'shape': (99999999999999999999999, 3)}")
-            .unwrap_err()
-            .contains("too large"));
+        assert!(
+            scan("{'shape': (99999999999999999999999, 3)}")
+                .unwrap_err()
+                .contains("too large")
+        );
         assert!(scan("{'descr': '<f4'}").unwrap_err().contains("no 'shape'"));
         assert!(scan("{'shape': (2, 3").unwrap_err().contains("no 'shape'"));
     }

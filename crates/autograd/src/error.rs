@@ -78,7 +78,10 @@ impl fmt::Display for AutogradError {
                 "backward: the root has shape {shape:?}, not a single element; use backward_with(upstream gradient)"
             ),
             AutogradError::UpstreamShape { root, grad } => {
-                write!(f, "backward_with: the upstream gradient has shape {grad:?} but the root has shape {root:?}")
+                write!(
+                    f,
+                    "backward_with: the upstream gradient has shape {grad:?} but the root has shape {root:?}"
+                )
             }
             AutogradError::TapeMismatch { op } => {
                 write!(f, "{op}: the operands were recorded on different tapes")
@@ -87,7 +90,11 @@ impl fmt::Display for AutogradError {
                 f,
                 "backward: the graph through {op} was already freed by an earlier backward; call tape.set_retain_graph(true) before the first one to walk it twice"
             ),
-            AutogradError::GradientCount { op, inputs, returned } => write!(
+            AutogradError::GradientCount {
+                op,
+                inputs,
+                returned,
+            } => write!(
                 f,
                 "backward of {op}: the rule returned {returned} gradients for {inputs} inputs; it must return one entry per input"
             ),
@@ -95,7 +102,11 @@ impl fmt::Display for AutogradError {
                 f,
                 "backward of {op}: the rule returned None for input {input}, which needs a gradient (needs[{input}] is true)"
             ),
-            AutogradError::Anomaly { op, during, input_shapes } => write!(
+            AutogradError::Anomaly {
+                op,
+                during,
+                input_shapes,
+            } => write!(
                 f,
                 "anomaly: {op} produced a NaN or infinity in its {during} (input shapes {input_shapes:?})"
             ),

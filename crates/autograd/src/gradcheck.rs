@@ -19,8 +19,8 @@ use crate::error::AutogradError;
 use crate::param::Param;
 use crate::tape::Tape;
 use crate::var::Var;
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::fmt;
 use tapegrad_tensor::Tensor;
 
@@ -116,7 +116,12 @@ impl fmt::Display for GradcheckError {
                     f,
                     "gradcheck of {name}: input {} element {:?}: analytic {:.6e}, numeric {:.6e}, relative error {:.3e} \
                      (relative difference {:.3e}; tolerance {tolerance})",
-                    worst.input, worst.index, worst.analytic, worst.numeric, worst.rel_error, relative_difference
+                    worst.input,
+                    worst.index,
+                    worst.analytic,
+                    worst.numeric,
+                    worst.rel_error,
+                    relative_difference
                 )?;
                 if let Some((left, right)) = worst.kink {
                     write!(

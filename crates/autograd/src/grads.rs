@@ -1,6 +1,6 @@
 //! The result of a backward pass: one gradient per parameter and per input that asked for one.
 
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::param::{Param, ParamId};
 use crate::var::Var;
 use std::collections::HashMap;

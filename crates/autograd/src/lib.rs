@@ -19,9 +19,9 @@ mod tape;
 mod var;
 
 pub use backward::{Backward, Unary};
-pub use error::{or_panic, AutogradError, Result};
+pub use error::{AutogradError, Result, or_panic};
 pub use gradcheck::{
-    gradcheck, gradcheck_params, Check, CheckedParams, GradcheckError, Masks, ModelCheck, Report,
+    Check, CheckedParams, GradcheckError, Masks, ModelCheck, Report, gradcheck, gradcheck_params,
 };
 pub use grads::Grads;
 pub use param::{Param, ParamId};
@@ -40,8 +40,8 @@ pub use var::Var;
 pub mod doc_prelude {
     pub use crate::ops::{CrossEntropyOptions, GeluApproximate, Reduction};
     pub use crate::{
-        gradcheck, gradcheck_params, Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var,
+        Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var, gradcheck, gradcheck_params,
     };
-    pub use rand::{rngs::StdRng, Rng, SeedableRng};
+    pub use rand::{Rng, SeedableRng, rngs::StdRng};
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

@@ -1,7 +1,7 @@
 //! `Var`: a value recorded on a tape, and the entry points of a backward pass.
 
 use crate::backward::{Backward, Unary};
-use crate::error::{or_panic, AutogradError, Result};
+use crate::error::{AutogradError, Result, or_panic};
 use crate::grads::Grads;
 use crate::tape::Tape;
 use tapegrad_tensor::{Float, Tensor};

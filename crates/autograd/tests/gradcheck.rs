@@ -2,8 +2,8 @@
 //! detects kinks and dropout, and its centered difference converges as O(ε²).
 
 use tapegrad_autograd::{
-    gradcheck, gradcheck_params, Backward, Check, GradcheckError, Masks, ModelCheck, Param, Tape,
-    Var,
+    Backward, Check, GradcheckError, Masks, ModelCheck, Param, Tape, Var, gradcheck,
+    gradcheck_params,
 };
 use tapegrad_tensor::Tensor;
 

@@ -1,9 +1,9 @@
 //! Gradient accumulation over micro-batches and frozen parameters.
 
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tapegrad_autograd::{
-    gradcheck_params, AutogradError, GradcheckError, Grads, ModelCheck, Param, Tape, Var,
+    AutogradError, GradcheckError, Grads, ModelCheck, Param, Tape, Var, gradcheck_params,
 };
 use tapegrad_tensor::{Tensor, TensorError};
 

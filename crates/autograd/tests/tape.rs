@@ -1,9 +1,9 @@
 //! Behaviour of the tape itself: accumulation, broadcasting, constants, threads, memory, anomalies.
 
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tapegrad_autograd::{AutogradError, Backward, Param, Tape, Var};
-use tapegrad_tensor::{live_tensor_bytes, Tensor};
+use tapegrad_tensor::{Tensor, live_tensor_bytes};
 
 #[test]
 fn a_var_used_twice_receives_both_gradients() {

@@ -7,7 +7,7 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{parse_macro_input, Data, DeriveInput, Fields, Ident, LitStr, Path};
+use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, parse_macro_input};
 
 /// Implements `Module<T>` for a struct from its fields, named by field (`encoder.0.weight`).
 ///
@@ -84,7 +84,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             return Err(syn::Error::new(
                 input.ident.span(),
                 "#[derive(Module)] needs a struct: its fields name the parameters",
-            ))
+            ));
         }
     };
     let float = Ident::new("__TapegradFloat", Span::call_site());

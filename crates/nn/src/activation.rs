@@ -1,6 +1,6 @@
 //! Activations and reshaping layers as modules, for use in `Sequential`.
 
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::module::{Forward, Mode, Module};
 use crate::summary::{observe, observed};
 use tapegrad_autograd::Var;

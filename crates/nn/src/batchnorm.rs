@@ -1,6 +1,6 @@
 //! `BatchNorm1d`: normalise each feature over the batch, then scale and shift.
 
-use crate::error::{or_panic, NnError, Result};
+use crate::error::{NnError, Result, or_panic};
 use crate::module::{Forward, Mode, Module, Named};
 use crate::summary::observed;
 use tapegrad_autograd::{Param, Var};

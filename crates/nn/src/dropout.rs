@@ -1,6 +1,6 @@
 //! `Dropout` as a layer.
 
-use crate::error::{or_panic, NnError, Result};
+use crate::error::{NnError, Result, or_panic};
 use crate::module::{Forward, Mode, Module};
 use crate::summary::observed;
 use tapegrad_autograd::Var;

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 use tapegrad_autograd::AutogradError;
-use tapegrad_tensor::io::FileError;
 use tapegrad_tensor::TensorError;
+use tapegrad_tensor::io::FileError;
 
 /// Result of a fallible nn call.
 pub type Result<T> = std::result::Result<T, NnError>;

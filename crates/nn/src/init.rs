@@ -110,7 +110,7 @@ impl Initializer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{rngs::StdRng, SeedableRng};
+    use rand::{SeedableRng, rngs::StdRng};
 
     /// Sample variance of a 784×512 draw against the formula. With n = 401,408 samples the sample
     /// variance of a normal has relative standard error √(2/n) ≈ 0.22%; of a uniform, √(0.8/n) ≈ 0.14%.

@@ -6,7 +6,7 @@
 //! gradient is rescaled by Adam's per-parameter step size, while AdamW's *decoupled* decay shrinks
 //! weights directly, which is why AdamW exists.
 
-use crate::error::{or_panic, NnError, Result};
+use crate::error::{NnError, Result, or_panic};
 use crate::module::{Module, Named};
 use tapegrad_autograd::{Tape, Var};
 use tapegrad_tensor::{Float, Tensor};

@@ -22,18 +22,18 @@ pub use activation::{
     Elu, Flatten, Gelu, GeluTanh, LeakyRelu, LogSoftmax, Mish, Relu, Sigmoid, Silu, Softmax, Tanh,
 };
 pub use batchnorm::BatchNorm1d;
-pub use checkpoint::{load_module, save_module, Checkpoint};
+pub use checkpoint::{Checkpoint, load_module, save_module};
 pub use dropout::Dropout;
 pub use error::{NnError, Result};
 pub use init::{Init, Initializer};
-pub use l2::{l2_penalty, l2_penalty_of, try_l2_penalty, try_l2_penalty_of, L2Scope};
+pub use l2::{L2Scope, l2_penalty, l2_penalty_of, try_l2_penalty, try_l2_penalty_of};
 pub use linear::Linear;
 pub use loss::{
     BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, KlDivLoss, L1Loss, MseLoss, NllLoss,
 };
 #[doc(hidden)]
 pub use module::__derive;
-pub use module::{prefixed, prefixed_buffers, Forward, Mode, Module, Named};
+pub use module::{Forward, Mode, Module, Named, prefixed, prefixed_buffers};
 pub use normalize::{NormalizeLayer, Normalizer};
 pub use sequential::Sequential;
 pub use summary::{Summary, SummaryRow};

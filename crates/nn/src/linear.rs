@@ -1,6 +1,6 @@
 //! `Linear`: `y = x·Wᵀ + b`.
 
-use crate::error::{or_panic, NnError, Result};
+use crate::error::{NnError, Result, or_panic};
 use crate::init::Initializer;
 use crate::module::{Forward, Mode, Module, Named};
 use crate::summary::observed;

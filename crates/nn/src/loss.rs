@@ -4,8 +4,8 @@
 //! over an empty batch is such an error, naming the loss and the input's shape.
 
 use crate::error::Result;
-use tapegrad_autograd::ops::{CrossEntropyOptions, Reduction};
 use tapegrad_autograd::Var;
+use tapegrad_autograd::ops::{CrossEntropyOptions, Reduction};
 use tapegrad_tensor::{Float, Tensor};
 
 /// Cross-entropy of logits against class indices, optionally label-smoothed.

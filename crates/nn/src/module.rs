@@ -315,7 +315,9 @@ macro_rules! stateless {
         }
     )*};
 }
-stateless!(bool, u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64, String, Mode);
+stateless!(
+    bool, u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64, String, Mode
+);
 
 impl<T: Float, U: ?Sized> Module<T> for PhantomData<U> {
     fn is_plain_value(&self) -> bool {

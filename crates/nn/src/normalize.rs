@@ -1,6 +1,6 @@
 //! Input normalisation with statistics measured on the training set.
 
-use crate::error::{or_panic, NnError, Result};
+use crate::error::{NnError, Result, or_panic};
 use crate::module::{Forward, Mode, Module, Named};
 use tapegrad_autograd::{Param, Var};
 use tapegrad_tensor::{Float, Tensor};

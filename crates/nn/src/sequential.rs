@@ -1,6 +1,6 @@
 //! `Sequential`: layers applied in order.
 
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::module::{Forward, Mode, Module};
 use crate::summary::observed;
 use std::fmt;

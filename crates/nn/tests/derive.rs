@@ -1,12 +1,12 @@
 //! `#[derive(Module)]`, the `Module`/`Forward` split, `Debug`, deep `Clone` and `Summary`.
 
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use tapegrad_autograd::{Param, Tape, Var};
 use tapegrad_nn::{
-    load_module, save_module, BatchNorm1d, Dropout, Forward, Init, Linear, Mode, Module, Relu,
-    Sequential, Summary,
+    BatchNorm1d, Dropout, Forward, Init, Linear, Mode, Module, Relu, Sequential, Summary,
+    load_module, save_module,
 };
 use tapegrad_tensor::{Float, Tensor};
 
@@ -135,7 +135,9 @@ fn the_derive_names_every_field_by_its_path() {
     let children: Vec<String> = model.children().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         children,
-        ["left", "right", "blocks", "head", "scale", "seen", "width", "dropout"]
+        [
+            "left", "right", "blocks", "head", "scale", "seen", "width", "dropout"
+        ]
     );
     assert_eq!(model.type_name(), "TwoInput");
     assert_eq!(
@@ -269,8 +271,10 @@ fn models_print_their_structure() {
         fc: Linear::new(2, 2, Init::He, &mut rng).without_bias(),
         norm: BatchNorm1d::new(2),
     };
-    assert!(format!("{block:?}")
-        .starts_with("Block { fc: Linear { in_features: 2, out_features: 2, bias: false }"));
+    assert!(
+        format!("{block:?}")
+            .starts_with("Block { fc: Linear { in_features: 2, out_features: 2, bias: false }")
+    );
 }
 
 #[test]

@@ -1,15 +1,15 @@
 //! Train/eval behaviour of the layers, parameter naming, and checkpoints.
 
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use tapegrad_autograd::Tape;
 use tapegrad_nn::{
-    load_module, save_module, BatchNorm1d, Dropout, FileError, Forward, Init, Linear, Mode, Module,
-    NnError, Relu, Sequential,
+    BatchNorm1d, Dropout, FileError, Forward, Init, Linear, Mode, Module, NnError, Relu,
+    Sequential, load_module, save_module,
 };
-use tapegrad_tensor::testing::{assert_walk_passes, caught};
 use tapegrad_tensor::Tensor;
+use tapegrad_tensor::testing::{assert_walk_passes, caught};
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tapegrad-layers-{tag}-{}", std::process::id()));
@@ -45,9 +45,10 @@ fn dropout_scales_kept_units_in_training_and_is_the_identity_in_eval() {
         .to_vec();
     let kept = y.iter().filter(|&&v| v != 0.0).count() as f64 / y.len() as f64;
     assert!((kept - 0.75).abs() < 0.02, "kept fraction {kept}");
-    assert!(y
-        .iter()
-        .all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-12));
+    assert!(
+        y.iter()
+            .all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-12)
+    );
     let mean = y.iter().sum::<f64>() / y.len() as f64;
     assert!(
         (mean - 1.0).abs() < 0.03,
@@ -556,8 +557,8 @@ fn forward_case(
 fn bad_inputs_to_every_layer_are_errors_naming_the_layer() {
     use tapegrad_autograd::ops::Reduction;
     use tapegrad_nn::{
-        l2_penalty, l2_penalty_of, BceWithLogitsLoss, CrossEntropyLoss, L2Scope, LogSoftmax,
-        MseLoss, NllLoss, Normalizer, Softmax,
+        BceWithLogitsLoss, CrossEntropyLoss, L2Scope, LogSoftmax, MseLoss, NllLoss, Normalizer,
+        Softmax, l2_penalty, l2_penalty_of,
     };
     let mut failures = Vec::new();
     let mut cases = 0;

@@ -4,8 +4,8 @@
 use tapegrad_autograd::ops::Reduction;
 use tapegrad_autograd::{Tape, Var};
 use tapegrad_nn::{HuberLoss, KlDivLoss, L1Loss};
-use tapegrad_tensor::testing::caught;
 use tapegrad_tensor::Tensor;
+use tapegrad_tensor::testing::caught;
 
 const REDUCTIONS: [Reduction; 3] = [Reduction::Mean, Reduction::Sum, Reduction::None];
 

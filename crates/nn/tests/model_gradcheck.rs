@@ -1,10 +1,10 @@
 //! The textbook model-level gradient check (flattened θ = W1, b1, …, WL, bL) on 3-layer MLPs, with
 //! L2 regularisation on, in f64; and dropout refused unless its masks are replayed.
 
-use rand::{rngs::StdRng, SeedableRng};
-use tapegrad_autograd::{gradcheck_params, GradcheckError, Masks, ModelCheck, Param, Tape};
+use rand::{SeedableRng, rngs::StdRng};
+use tapegrad_autograd::{GradcheckError, Masks, ModelCheck, Param, Tape, gradcheck_params};
 use tapegrad_nn::{
-    l2_penalty, BatchNorm1d, Dropout, Forward, Init, Linear, Mode, Module, Relu, Sequential, Tanh,
+    BatchNorm1d, Dropout, Forward, Init, Linear, Mode, Module, Relu, Sequential, Tanh, l2_penalty,
 };
 use tapegrad_tensor::Tensor;
 

@@ -1,6 +1,6 @@
 //! Exponentially weighted moving averages, of scalars and of tensors, with bias correction.
 
-use crate::error::{or_panic, OptimError, Result};
+use crate::error::{OptimError, Result, or_panic};
 use tapegrad_tensor::{Float, Tensor};
 
 fn check_beta(what: &'static str, beta: f64) -> Result<()> {

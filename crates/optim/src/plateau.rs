@@ -4,8 +4,8 @@
 //! Unlike a [`Schedule`](crate::Schedule), it is stateful and driven by the metric, not by the
 //! epoch number, so it is a type of its own.
 
-use crate::error::{or_panic, OptimError, Result};
-use crate::optimizer::{check_non_negative, fmt_f64, Optimizer, Parser};
+use crate::error::{OptimError, Result, or_panic};
+use crate::optimizer::{Optimizer, Parser, check_non_negative, fmt_f64};
 use std::collections::BTreeMap;
 use tapegrad_tensor::Float;
 

@@ -1,7 +1,7 @@
 //! RMSprop: gradients divided by a running root mean square, optionally centered, with momentum.
 
-use crate::error::{or_panic, OptimError, Result};
-use crate::optimizer::{check_non_negative, fmt_f64, impl_optimizer, Core, NamedParams};
+use crate::error::{OptimError, Result, or_panic};
+use crate::optimizer::{Core, NamedParams, check_non_negative, fmt_f64, impl_optimizer};
 use tapegrad_autograd::Grads;
 use tapegrad_tensor::Float;
 

@@ -17,7 +17,7 @@
 //! assert!(table[14].abs() < 1e-15);            // ten epochs of annealing later
 //! ```
 
-use crate::error::{or_panic, OptimError, Result};
+use crate::error::{OptimError, Result, or_panic};
 use crate::optimizer::check_non_negative;
 use std::f64::consts::PI;
 

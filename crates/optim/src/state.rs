@@ -8,8 +8,8 @@
 use crate::error::Result;
 use crate::optimizer::StateDict;
 use std::path::Path;
-use tapegrad_tensor::io::{load_tensors, save_tensors, FileError};
 use tapegrad_tensor::Float;
+use tapegrad_tensor::io::{FileError, load_tensors, save_tensors};
 
 /// Writes `state` to `path` as safetensors, atomically, at the state's own precision.
 pub(crate) fn save<T: Float>(path: &Path, state: &StateDict<T>) -> Result<()> {
@@ -30,7 +30,7 @@ pub(crate) fn save<T: Float>(path: &Path, state: &StateDict<T>) -> Result<()> {
 /// own precision, so a file of the other precision is refused rather than silently rounded.
 pub(crate) fn load<T: Float>(path: &Path) -> Result<StateDict<T>> {
     let file = load_tensors::<T>(path)?;
-    if let Some((name, dtype)) = file.dtypes.iter().find(|(_, &d)| d != T::DTYPE) {
+    if let Some((name, dtype)) = file.dtypes.iter().find(|&(_, &d)| d != T::DTYPE) {
         return Err(FileError::corrupt(
             path,
             format!(

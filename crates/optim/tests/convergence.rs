@@ -250,7 +250,7 @@ fn every_optimizer_minimises_rosenbrock() {
     let adam_steps = converges("adam", adam(0.1, false), rosenbrock, start, tol, 1300); // 1139
     converges("amsgrad", adam(0.1, true), rosenbrock, start, tol, 1700); // 1462
     converges("adamw", adamw(0.1, 1e-4), rosenbrock, start, tol, 1500); // 1274
-                                                                        // RMSprop without momentum hovers at the scale of α in the valley; with momentum it settles.
+    // RMSprop without momentum hovers at the scale of α in the valley; with momentum it settles.
     converges(
         "rmsprop + momentum",
         rmsprop(3e-4, 0.9, false),

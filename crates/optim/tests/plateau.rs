@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use tapegrad_autograd::Param;
 use tapegrad_optim::{
-    load_state_dict_file, save_state_dict_file, GroupConfig, OptimError, Optimizer, PlateauMode,
-    ReduceLrOnPlateau, ReduceLrOnPlateauConfig, Sgd, SgdConfig, StateDict, ThresholdMode,
+    GroupConfig, OptimError, Optimizer, PlateauMode, ReduceLrOnPlateau, ReduceLrOnPlateauConfig,
+    Sgd, SgdConfig, StateDict, ThresholdMode, load_state_dict_file, save_state_dict_file,
 };
-use tapegrad_tensor::testing::caught;
 use tapegrad_tensor::Tensor;
+use tapegrad_tensor::testing::caught;
 
 /// The lr after each metric, from a scheduler built with `config` and `lr`.
 fn lrs(config: ReduceLrOnPlateauConfig, lr: f64, metrics: &[f64]) -> Vec<f64> {
@@ -226,9 +226,10 @@ fn step_optimizer_reduces_the_optimizers_current_lr() {
     let err = plateau
         .try_step_optimizer(f64::NAN, boxed.as_mut())
         .unwrap_err();
-    assert!(err
-        .to_string()
-        .starts_with("ReduceLrOnPlateau: step: the metric is NaN"));
+    assert!(
+        err.to_string()
+            .starts_with("ReduceLrOnPlateau: step: the metric is NaN")
+    );
     assert_eq!((boxed.lr(), &plateau), (0.15, &before));
 }
 

@@ -7,8 +7,8 @@ use tapegrad_optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, FileError, GroupConfig, Momentum, OptimError, Optimizer,
     RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
-use tapegrad_tensor::testing::{assert_walk_passes, caught};
 use tapegrad_tensor::Tensor;
+use tapegrad_tensor::testing::{assert_walk_passes, caught};
 
 fn temp_path(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tapegrad-optim-state-{}", std::process::id()));

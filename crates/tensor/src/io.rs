@@ -336,7 +336,7 @@ pub fn load_tensors<T: Float>(path: impl AsRef<Path>) -> Result<TensorFile<T>, F
                 return Err(FileError::corrupt(
                     path,
                     format!("tensor {name} has dtype {other:?}; only F32 and F64 are supported"),
-                ))
+                ));
             }
         };
         let tensor = Tensor::try_from_vec(values, view.shape())

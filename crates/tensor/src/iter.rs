@@ -4,11 +4,11 @@
 //! (the compiler vectorises it); otherwise adjacent axes are merged where every operand allows
 //! ([`coalesce`]) and the walk visits inner rows, which are again plain slices when their stride is 1.
 
+use crate::Result;
 use crate::element::Float;
 use crate::layout::{Layout, Strides};
-use crate::shape::{broadcast_shapes, check_shape_of, Dims};
+use crate::shape::{Dims, broadcast_shapes, check_shape_of};
 use crate::tensor::Tensor;
-use crate::Result;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 

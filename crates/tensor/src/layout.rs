@@ -5,7 +5,7 @@
 
 use crate::error::{Result, TensorError};
 use crate::shape::{
-    checked_numel, contiguous_strides, normalize_axis, normalize_insert_axis, numel, Dims,
+    Dims, checked_numel, contiguous_strides, normalize_axis, normalize_insert_axis, numel,
 };
 use smallvec::SmallVec;
 
@@ -313,7 +313,7 @@ impl Layout {
             .shape
             .iter()
             .zip(self.strides.iter())
-            .filter(|(&d, _)| d != 1)
+            .filter(|&(&d, _)| d != 1)
             .map(|(&d, &s)| (d, s))
             .collect();
         let mut strides = Strides::from_elem(1, shape.len());

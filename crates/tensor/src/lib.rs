@@ -25,13 +25,13 @@ pub mod testing;
 pub mod threads;
 
 pub use element::Float;
-pub use error::{or_panic, Result, TensorError};
+pub use error::{Result, TensorError, or_panic};
 pub use iter::PARALLEL_THRESHOLD;
 pub use layout::Layout;
 pub use ops::gemm::GEMM_PARALLEL_THRESHOLD;
 pub use storage::{live_tensor_bytes, pool_capacity, pooled_bytes, set_pool_capacity};
 pub use tensor::Tensor;
-pub use threads::{num_threads, set_num_threads, ThreadsError};
+pub use threads::{ThreadsError, num_threads, set_num_threads};
 
 /// The names `tapegrad::prelude` gives for this crate's types, for this crate's doc examples.
 ///
@@ -43,5 +43,5 @@ pub use threads::{num_threads, set_num_threads, ThreadsError};
 #[doc(hidden)]
 pub mod doc_prelude {
     pub use crate::{Float, Tensor, TensorError};
-    pub use rand::{rngs::StdRng, Rng, SeedableRng};
+    pub use rand::{Rng, SeedableRng, rngs::StdRng};
 }

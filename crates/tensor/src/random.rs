@@ -4,7 +4,7 @@
 //! to `f32` precision.
 
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::shape::check_shape_of;
 use crate::tensor::Tensor;
 use rand::Rng;
@@ -202,7 +202,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{rngs::StdRng, SeedableRng};
+    use rand::{SeedableRng, rngs::StdRng};
 
     #[test]
     fn same_seed_same_values() {

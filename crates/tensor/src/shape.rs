@@ -75,9 +75,9 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
                     lhs,
                     rhs,
                     format!(
-                    "sizes {l} and {r} at axis {i} of the broadcast shape differ and neither is 1"
-                ),
-                ))
+                        "sizes {l} and {r} at axis {i} of the broadcast shape differ and neither is 1"
+                    ),
+                ));
             }
         };
         out.push(d);

@@ -22,8 +22,8 @@
 
 use smallvec::SmallVec;
 use std::any::TypeId;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 /// Bytes held by all live storages in this process; a statistic, never an input to any computation.
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);

@@ -1,7 +1,7 @@
 //! The `Tensor` type: shared storage plus a strided layout, its constructors and accessors.
 
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::iter::{for_each_index, map_unary};
 use crate::layout::Layout;
 use crate::shape::{check_shape_of, numel};
@@ -354,11 +354,7 @@ impl<T: Float> Tensor<T> {
     /// [`TensorError::TooLarge`] naming `eye` and the shape `[n, n]`.
     pub fn try_eye(n: usize) -> Result<Self> {
         Self::from_fn_as("eye", &[n, n], |ix| {
-            if ix[0] == ix[1] {
-                T::ONE
-            } else {
-                T::ZERO
-            }
+            if ix[0] == ix[1] { T::ONE } else { T::ZERO }
         })
     }
 

@@ -37,7 +37,10 @@ impl std::error::Error for ThreadsError {}
 /// [`ThreadsError`] if the pool was already built (by an earlier call or by a kernel that ran),
 /// unless it already has the requested count.
 pub fn set_num_threads(n: usize) -> Result<(), ThreadsError> {
-    match rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+    {
         Ok(()) => Ok(()),
         Err(_) if n != 0 && rayon::current_num_threads() == n => Ok(()),
         Err(err) => Err(ThreadsError(format!(

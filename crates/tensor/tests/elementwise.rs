@@ -10,7 +10,7 @@ use tapegrad_tensor::shape::broadcast_shapes;
 use tapegrad_tensor::testing::{
     all_close, any_shape, any_view, broadcast_pair, indices, naive, view_of_shape,
 };
-use tapegrad_tensor::{Float, Tensor, PARALLEL_THRESHOLD};
+use tapegrad_tensor::{Float, PARALLEL_THRESHOLD, Tensor};
 
 type Check = Result<(), TestCaseError>;
 
@@ -129,11 +129,7 @@ fn expect_binary<T: Float>(
 }
 
 fn mask(b: bool) -> f64 {
-    if b {
-        1.0
-    } else {
-        0.0
-    }
+    if b { 1.0 } else { 0.0 }
 }
 
 fn check_unary<T: Float>(x: &Tensor<T>, tol: Tol) -> Check {

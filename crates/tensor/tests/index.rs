@@ -437,7 +437,7 @@ fn huge_shapes() -> Vec<Vec<usize>> {
 }
 
 fn walk_huge_shapes<T: Float>(walk: &mut Walk) {
-    use rand::{rngs::StdRng, SeedableRng};
+    use rand::{SeedableRng, rngs::StdRng};
     let ty = T::DTYPE;
     let one = Tensor::<T>::ones(&[1]);
     let four = Tensor::<T>::ones(&[4]);
@@ -901,7 +901,7 @@ fn values<T: Float>(
 /// every documented value range holds for every draw.
 #[test]
 fn documented_contracts_hold() {
-    use rand::{rngs::StdRng, SeedableRng};
+    use rand::{SeedableRng, rngs::StdRng};
     let mut c = Contracts::default();
     let mut rng = StdRng::seed_from_u64(10);
 

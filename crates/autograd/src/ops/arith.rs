@@ -4,7 +4,7 @@
 //! input's shape, so none of these ops undoes broadcasting itself.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor};
 

@@ -1,7 +1,7 @@
 //! Selection ops: `maximum`, `minimum` and `where_` with a mask.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor};
 

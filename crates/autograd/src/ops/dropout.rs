@@ -2,7 +2,7 @@
 //! by `1/(1 − p)`, so the expected activation is unchanged and evaluation needs no rescaling.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use rand::Rng;
 use tapegrad_tensor::{Float, Tensor, TensorError};

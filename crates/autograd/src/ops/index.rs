@@ -1,7 +1,7 @@
 //! Indexing ops: concat, stack, index_select, gather.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, AutogradError, Result};
+use crate::error::{AutogradError, Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor, TensorError};
 

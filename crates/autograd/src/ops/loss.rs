@@ -6,7 +6,7 @@
 //! tensor.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor, TensorError};
 
@@ -81,7 +81,7 @@ fn check_targets(op: &'static str, logits: &[usize], targets: &[usize]) -> Resul
         }
         .into());
     }
-    if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= logits[1]) {
+    if let Some((i, &t)) = targets.iter().enumerate().find(|&(_, &t)| t >= logits[1]) {
         return Err(TensorError::OutOfRange {
             op,
             what: format!("target {t} of row {i} with {} classes", logits[1]),
@@ -359,11 +359,7 @@ impl<T: Float> SmoothedTarget<T> {
     }
 
     fn at(&self, c: usize, target: usize) -> T {
-        if c == target {
-            self.on
-        } else {
-            self.off
-        }
+        if c == target { self.on } else { self.off }
     }
 
     /// `Σ_c q_c · l_c`, a class of weight 0 adding exactly 0 (see [`weighted`]).
@@ -419,11 +415,7 @@ impl<T: Float> Backward<T> for CrossEntropyBackward<T> {
 
 /// `q·l`, with a zero weight giving exactly 0 whatever `l` is (a masked −∞ class adds nothing).
 fn weighted<T: Float>(q: T, l: T) -> T {
-    if q == T::ZERO {
-        T::ZERO
-    } else {
-        q * l
-    }
+    if q == T::ZERO { T::ZERO } else { q * l }
 }
 
 /// Gradient of NLL: `−g_i` at each row's target, 0 elsewhere.
@@ -462,8 +454,8 @@ impl<T: Float> Backward<T> for BceBackward<T> {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::Reduction;
     use crate::Tape;
+    use crate::ops::Reduction;
     use tapegrad_tensor::{Float, Tensor};
 
     /// Masked logits (−∞ in non-target classes) give exact losses and gradients, as PyTorch: the
@@ -511,13 +503,14 @@ mod tests {
             let lp = tape.input_with_grad(Tensor::from_vec(logits, &[1, n]).log_softmax(1));
             let nll = lp.nll(&[target], Reduction::Mean);
             assert!((nll.value().item().to_f64() - loss).abs() < 1e-6);
-            assert!(nll
-                .backward()
-                .wrt(&lp)
-                .unwrap()
-                .to_vec()
-                .iter()
-                .all(|v| v.is_finite()));
+            assert!(
+                nll.backward()
+                    .wrt(&lp)
+                    .unwrap()
+                    .to_vec()
+                    .iter()
+                    .all(|v| v.is_finite())
+            );
         }
         // The target itself masked: +∞, not NaN.
         let tape = Tape::<T>::new();
@@ -535,8 +528,8 @@ mod tests {
     /// the loss and the input's shape; a sum is 0 and no reduction gives an empty tensor, each
     /// with a backward pass that works. Returns the number of cases.
     fn empty_walk<T: Float>(failures: &mut Vec<String>) -> usize {
-        use crate::ops::reduce::tests::{check, leaf, out, with_backward, Want};
         use crate::ops::CrossEntropyOptions;
+        use crate::ops::reduce::tests::{Want, check, leaf, out, with_backward};
         let mut cases = 0;
         let reductions = [Reduction::Mean, Reduction::Sum, Reduction::None];
         let dt = T::DTYPE;

@@ -1,7 +1,7 @@
 //! Matrix products: 2-D, batched with broadcast batch axes, and the 1-D cases, as PyTorch's `matmul`.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor, TensorError};
 

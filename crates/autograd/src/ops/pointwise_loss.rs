@@ -2,9 +2,9 @@
 //! KL divergence (and the shared frame that `mse` uses too). Each is composed from differentiable pieces (the Huber kink is one [`Unary`]),
 //! so its gradient is theirs; each reduces as [`Reduction`] says, an empty mean being an error.
 
-use super::loss::{check_mean_of_some, Reduction};
+use super::loss::{Reduction, check_mean_of_some};
 use crate::backward::Unary;
-use crate::error::{or_panic, AutogradError, Result};
+use crate::error::{AutogradError, Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor, TensorError};
 
@@ -166,8 +166,8 @@ impl<T: Float> Var<T> {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::Reduction;
     use crate::Tape;
+    use crate::ops::Reduction;
     use tapegrad_tensor::Tensor;
 
     /// Hand-computed values: L1, Huber on both sides of δ, and KL with a zero target entry.

@@ -4,7 +4,7 @@
 //! input's shape, exactly as for [`Tensor`]'s reductions.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::shape::normalize_axes;
 use tapegrad_tensor::{Float, Tensor, TensorError};

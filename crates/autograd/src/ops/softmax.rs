@@ -2,7 +2,7 @@
 //! composing them from exp/sum/log would overflow for large logits.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor};
 

@@ -4,7 +4,7 @@
 //! clamp passes the gradient only strictly inside its range); gradcheck tests avoid those points.
 
 use crate::backward::Unary;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, TensorError};
 
@@ -125,11 +125,7 @@ impl Unary for Relu {
         }
     }
     fn df<T: Float>(self, x: T, _y: T) -> T {
-        if x > T::ZERO {
-            T::ONE
-        } else {
-            T::ZERO
-        }
+        if x > T::ZERO { T::ONE } else { T::ZERO }
     }
 }
 

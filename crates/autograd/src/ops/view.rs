@@ -2,7 +2,7 @@
 //! views of the input; their gradients are the inverse views of `g`.
 
 use crate::backward::Backward;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor};
 

@@ -6,9 +6,9 @@
 //! shape, never the other way: an in-place op cannot change `self`'s shape.
 
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
-use crate::iter::{coalesce, for_each_row, PARALLEL_THRESHOLD};
-use crate::shape::{contiguous_strides, Dims};
+use crate::error::{Result, TensorError, or_panic};
+use crate::iter::{PARALLEL_THRESHOLD, coalesce, for_each_row};
+use crate::shape::{Dims, contiguous_strides};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::ops::{AddAssign, MulAssign, SubAssign};

@@ -5,18 +5,14 @@
 //! follow IEEE: any comparison with NaN is false, except `ne`, which is true.
 
 use crate::element::Float;
-use crate::error::{or_panic, Result};
+use crate::error::{Result, or_panic};
 use crate::iter::{map_binary, map_ternary};
 use crate::tensor::Tensor;
 
 /// `1` for true, `0` for false.
 #[inline]
 fn mask<T: Float>(b: bool) -> T {
-    if b {
-        T::ONE
-    } else {
-        T::ZERO
-    }
+    if b { T::ONE } else { T::ZERO }
 }
 
 impl<T: Float> Tensor<T> {
@@ -295,11 +291,7 @@ fn choose<T: Float>(
 ) -> Result<Tensor<T>> {
     // Select, not `c·a + (1−c)·b`: the blend would turn an unselected ∞ or NaN into NaN.
     map_ternary(op, [mask, on_true, on_false], |c, a, b| {
-        if c != T::ZERO {
-            a
-        } else {
-            b
-        }
+        if c != T::ZERO { a } else { b }
     })
 }
 

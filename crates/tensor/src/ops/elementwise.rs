@@ -5,7 +5,7 @@
 //! cannot inline, so the slice loop stays vectorisable.
 
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::iter::{map_binary, map_ternary, map_unary};
 use crate::tensor::Tensor;
 

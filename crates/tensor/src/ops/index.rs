@@ -3,10 +3,10 @@
 //! `index/join.rs`. Each op writes a new row-major buffer.
 
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::iter::{coalesce, for_each_row};
 use crate::layout::Layout;
-use crate::shape::{check_shape_of, normalize_axis, numel, Dims};
+use crate::shape::{Dims, check_shape_of, normalize_axis, numel};
 use crate::tensor::Tensor;
 
 mod join;

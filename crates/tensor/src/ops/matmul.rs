@@ -2,10 +2,10 @@
 //! strides, so transposed, step-sliced and broadcast views are read in place and never copied.
 
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::layout::Layout;
-use crate::ops::gemm::{gemm, MatMut, MatRef, GEMM_PARALLEL_THRESHOLD};
-use crate::shape::{broadcast_shapes, check_shape_of, numel, Dims};
+use crate::ops::gemm::{GEMM_PARALLEL_THRESHOLD, MatMut, MatRef, gemm};
+use crate::shape::{Dims, broadcast_shapes, check_shape_of, numel};
 use crate::tensor::Tensor;
 
 impl<T: Float> Tensor<T> {
@@ -476,9 +476,11 @@ mod tests {
             err.to_string(),
             "matmul: cannot combine [2, 3, 4] with [3, 4, 2]: batch dimensions [2] and [3] do not broadcast"
         );
-        assert!(Tensor::scalar(1.0f32)
-            .try_matmul(&Tensor::zeros(&[1]))
-            .is_err());
+        assert!(
+            Tensor::scalar(1.0f32)
+                .try_matmul(&Tensor::zeros(&[1]))
+                .is_err()
+        );
         let err = Tensor::<f64>::zeros(&[2])
             .try_dot(&Tensor::zeros(&[3]))
             .unwrap_err();
@@ -486,9 +488,11 @@ mod tests {
             err.to_string(),
             "dot: cannot combine [2] with [3]: inner dimensions 2 and 3 differ"
         );
-        assert!(Tensor::<f64>::zeros(&[2, 1])
-            .try_outer(&Tensor::zeros(&[3]))
-            .is_err());
+        assert!(
+            Tensor::<f64>::zeros(&[2, 1])
+                .try_outer(&Tensor::zeros(&[3]))
+                .is_err()
+        );
     }
 
     #[test]

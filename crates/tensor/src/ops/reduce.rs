@@ -8,13 +8,13 @@ mod extreme;
 mod fold;
 mod kinds;
 
+pub(crate) use fold::Plan;
 pub(crate) use fold::fold_short_rows;
 use fold::sum_leading_rows;
-pub(crate) use fold::Plan;
 pub(crate) use kinds::{CenteredSum, Extreme};
 
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::shape::{normalize_axes, normalize_axis};
 use crate::tensor::Tensor;
 use kinds::Sum;

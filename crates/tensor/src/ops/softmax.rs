@@ -5,10 +5,10 @@
 //! logits of size 1e4. The two reductions (max, then `Σ exp(x − m)`) run on the deterministic
 //! reduction driver, and the final map computes each element independently.
 
-use super::reduce::{fold_short_rows, reduced_shape, CenteredSum, Extreme};
+use super::reduce::{CenteredSum, Extreme, fold_short_rows, reduced_shape};
 use crate::element::Float;
-use crate::error::{or_panic, Result};
-use crate::iter::{build_vec, coalesce, for_each_row, PARALLEL_THRESHOLD};
+use crate::error::{Result, or_panic};
+use crate::iter::{PARALLEL_THRESHOLD, build_vec, coalesce, for_each_row};
 use crate::layout::Strides;
 use crate::shape::{contiguous_strides, normalize_axis};
 use crate::tensor::Tensor;
@@ -231,11 +231,7 @@ impl<T: Float> Tensor<T> {
 
 /// `m`, or 0 when `m` is infinite or NaN, so `x − m` stays defined for a row of infinities.
 fn finite_or_zero<T: Float>(m: T) -> T {
-    if m.is_finite() {
-        m
-    } else {
-        T::ZERO
-    }
+    if m.is_finite() { m } else { T::ZERO }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! layout that cannot be re-strided, and `contiguous` of a strided one.
 
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::shape::check_shape_of;
 use crate::tensor::Tensor;
 

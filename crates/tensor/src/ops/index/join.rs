@@ -3,9 +3,9 @@
 
 use super::walk;
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::layout::Layout;
-use crate::shape::{check_shape_of, normalize_axis, normalize_insert_axis, Dims};
+use crate::shape::{Dims, check_shape_of, normalize_axis, normalize_insert_axis};
 use crate::tensor::Tensor;
 
 impl<T: Float> Tensor<T> {

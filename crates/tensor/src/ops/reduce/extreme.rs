@@ -4,9 +4,9 @@
 //! index of the first NaN if there is one; among equal extremes the first index wins.
 
 use super::kinds::{ArgExtreme, Extreme};
-use super::{axis_mask, reduced_shape, Plan};
+use super::{Plan, axis_mask, reduced_shape};
 use crate::element::Float;
-use crate::error::{or_panic, Result, TensorError};
+use crate::error::{Result, TensorError, or_panic};
 use crate::tensor::Tensor;
 
 impl<T: Float> Tensor<T> {

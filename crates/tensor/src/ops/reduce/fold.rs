@@ -13,7 +13,7 @@
 //! change.
 
 use crate::element::Float;
-use crate::iter::{coalesce, PARALLEL_THRESHOLD};
+use crate::iter::{PARALLEL_THRESHOLD, coalesce};
 use crate::layout::{Layout, Strides};
 use crate::shape::Dims;
 use rayon::prelude::*;
@@ -84,7 +84,7 @@ impl Plan {
                 .iter()
                 .zip(layout.strides())
                 .zip(reduce)
-                .filter(|(_, &r)| r == want)
+                .filter(|&(_, &r)| r == want)
                 .map(|((&d, &s), _)| (d, s))
                 .unzip();
             if want {

@@ -1,6 +1,6 @@
 //! The folds behind each reduction: sums (plain and centred), extremes, and arg-extremes.
 
-use super::fold::{lane_sum, Fold};
+use super::fold::{Fold, lane_sum};
 use crate::element::Float;
 
 /// `Σ x`.
@@ -117,11 +117,7 @@ impl<T: Float, const MAX: bool> Fold<T> for Extreme<MAX> {
     type Acc = T;
 
     fn identity(&self) -> T {
-        if MAX {
-            T::NEG_INFINITY
-        } else {
-            T::INFINITY
-        }
+        if MAX { T::NEG_INFINITY } else { T::INFINITY }
     }
 
     #[inline]
