@@ -344,6 +344,26 @@ impl<T: Float> Core<T> {
     }
 }
 
+/// Each `expected` setting that a saved state lacks goes to `missing`, each that differs to
+/// `mismatched` as `key: {who} value, state value`: how a load finds another configuration.
+pub(crate) fn compare_settings(
+    expected: &BTreeMap<String, String>,
+    state: &BTreeMap<String, String>,
+    who: &str,
+    missing: &mut Vec<String>,
+    mismatched: &mut Vec<String>,
+) {
+    for (key, want) in expected {
+        match state.get(key) {
+            None => missing.push(key.clone()),
+            Some(got) if got != want => {
+                mismatched.push(format!("{key}: {who} {want}, state {got}"))
+            }
+            Some(_) => {}
+        }
+    }
+}
+
 /// `Config` naming `what` unless the hyperparameter `name` is finite and non-negative: the check
 /// of every learning rate and weight decay.
 pub(crate) fn check_non_negative(what: &'static str, name: &str, x: f64) -> Result<()> {
@@ -620,15 +640,7 @@ impl<T: Float> Core<T> {
         let meta = &state.metadata;
 
         let expected = self.expected_metadata(hyper);
-        for (key, want) in &expected {
-            match meta.get(key) {
-                None => missing.push(key.clone()),
-                Some(got) if got != want => {
-                    mismatched.push(format!("{key}: optimizer {want}, state {got}"))
-                }
-                Some(_) => {}
-            }
-        }
+        compare_settings(&expected, meta, "optimizer", &mut missing, &mut mismatched);
         let mut parse = Parser {
             meta,
             missing: &mut missing,

@@ -5,7 +5,7 @@
 //! epoch number, so it is a type of its own.
 
 use crate::error::{OptimError, Result, or_panic};
-use crate::optimizer::{Optimizer, Parser, check_non_negative, fmt_f64};
+use crate::optimizer::{Optimizer, Parser, check_non_negative, compare_settings, fmt_f64};
 use std::collections::BTreeMap;
 use tapegrad_tensor::Float;
 
@@ -309,15 +309,7 @@ impl ReduceLrOnPlateau {
     pub fn load_state_dict(&mut self, state: &BTreeMap<String, String>) -> Result<()> {
         let (mut missing, mut mismatched) = (Vec::new(), Vec::new());
         let expected = self.hyperparameters();
-        for (key, want) in &expected {
-            match state.get(key) {
-                None => missing.push(key.clone()),
-                Some(got) if got != want => {
-                    mismatched.push(format!("{key}: scheduler {want}, state {got}"))
-                }
-                Some(_) => {}
-            }
-        }
+        compare_settings(&expected, state, "scheduler", &mut missing, &mut mismatched);
         let mut parse = Parser {
             meta: state,
             missing: &mut missing,
