@@ -151,8 +151,8 @@ impl<T: Float> Param<T> {
         *self.inner.value.write().unwrap_or_else(|e| e.into_inner()) = value.contiguous();
     }
 
-    /// A new, independent parameter with this one's name and current value (a fresh id); the
-    /// storage is shared until either side is updated, then copied.
+    /// A new, independent parameter with this one's name, current value and frozen state (a fresh
+    /// id); the storage is shared until either side is updated, then copied.
     ///
     /// ```
     /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
@@ -164,7 +164,9 @@ impl<T: Float> Param<T> {
     /// assert_ne!(copy.id(), w.id());
     /// ```
     pub fn duplicate(&self) -> Self {
-        Param::new(self.name(), self.value())
+        let copy = Param::new(self.name(), self.value());
+        copy.set_requires_grad(self.requires_grad());
+        copy
     }
 
     /// Runs `f` on the value's elements in place, row-major; no copy when no tape still holds the value.

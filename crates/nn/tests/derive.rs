@@ -252,6 +252,10 @@ fn cloning_a_model_copies_its_weights() {
         (vec![5.0, 1.0], vec![1.0, 1.0])
     );
     assert_eq!((copy.name(), handle.id()), ("gain", p.id()));
+    // A copy of a frozen parameter stays frozen, as PyTorch's deepcopy keeps requires_grad.
+    p.set_requires_grad(false);
+    assert!(!p.duplicate().requires_grad());
+    assert!(copy.requires_grad());
 }
 
 #[test]
