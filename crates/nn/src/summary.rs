@@ -88,14 +88,20 @@ pub(crate) fn observed<T: Float, M: Module<T> + ?Sized>(
 impl Summary {
     /// The model's layers and parameters, without output shapes.
     pub fn of<T: Float>(model: &(impl Module<T> + ?Sized)) -> Summary {
+        Self::with_keys(model).0
+    }
+
+    /// The summary without outputs, and each row's (address, type) key for matching a trace.
+    fn with_keys<T: Float>(model: &(impl Module<T> + ?Sized)) -> (Summary, Vec<(usize, String)>) {
         let mut rows = Vec::new();
         let mut keys = Vec::new();
         walk(model, String::new(), 0, &mut rows, &mut keys);
-        Summary {
+        let summary = Summary {
             total: model.num_parameters(),
             buffers: model.buffers().iter().map(|(_, b)| b.numel()).sum(),
             rows,
-        }
+        };
+        (summary, keys)
     }
 
     /// The summary with each layer's output shape for a zero input of `input_shape`, traced in
@@ -122,9 +128,7 @@ impl Summary {
         model: &(impl Module<T> + ?Sized),
         run: impl FnOnce(&Tape<T>) -> Result<Var<T>>,
     ) -> Result<Summary> {
-        let mut summary = Summary::of(model);
-        let mut keys = Vec::new();
-        walk(model, String::new(), 0, &mut Vec::new(), &mut keys);
+        let (mut summary, keys) = Self::with_keys(model);
         let previous = TRACE.with(|t| t.borrow_mut().replace(Vec::new()));
         let tape = Tape::new();
         let result = tape.no_grad(|| run(&tape));
