@@ -10,3 +10,4 @@ mod operators;
 mod reduce;
 mod softmax;
 mod view;
+pub mod window;
