@@ -29,7 +29,7 @@ pub use error::{Result, TensorError, or_panic};
 pub use iter::PARALLEL_THRESHOLD;
 pub use layout::Layout;
 pub use ops::gemm::GEMM_PARALLEL_THRESHOLD;
-pub use ops::window;
+pub use ops::{conv, window};
 pub use storage::{live_tensor_bytes, pool_capacity, pooled_bytes, set_pool_capacity};
 pub use tensor::Tensor;
 pub use threads::{ThreadsError, num_threads, set_num_threads};
@@ -43,6 +43,7 @@ pub use threads::{ThreadsError, num_threads, set_num_threads};
 /// here. Keep this list in step with the facade's prelude; it is not part of the API.
 #[doc(hidden)]
 pub mod doc_prelude {
+    pub use crate::conv::{Conv1dOptions, Conv2dOptions};
     pub use crate::{Float, Tensor, TensorError};
     pub use rand::{Rng, SeedableRng, rngs::StdRng};
 }

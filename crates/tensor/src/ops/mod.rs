@@ -2,6 +2,7 @@
 
 mod assign;
 mod compare;
+pub mod conv;
 mod elementwise;
 pub mod gemm;
 mod index;
