@@ -616,7 +616,7 @@ impl<T: Float> Tensor<T> {
     /// let y = x.conv2d(&w, None, Conv2dOptions::default());
     /// assert_eq!((y.shape(), y.to_vec()), (&[1, 1, 2, 2][..], vec![-4.0; 4]));
     /// let padded = x.conv2d(&w, Some(&Tensor::ones(&[1])), Conv2dOptions::default().padding(1).stride(2));
-    /// assert_eq!(padded.to_vec(), [0.0, -2.0, -6.0, 10.0]);
+    /// assert_eq!(padded.to_vec(), [0.0, -2.0, -6.0, -3.0]); // 1 + xp[2i, 2j] − xp[2i+1, 2j+1]
     /// let err = x.try_conv2d(&Tensor::zeros(&[4, 2, 3, 3]), None, Conv2dOptions::default());
     /// assert!(err.unwrap_err().to_string().contains("the input has 1 channels, the weight expects 2"));
     /// ```
