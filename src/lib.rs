@@ -53,11 +53,13 @@ pub mod prelude {
     pub use tapegrad_nn::{
         BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, KlDivLoss, L1Loss, MseLoss, NllLoss,
     };
+    pub use tapegrad_nn::{Conv1d, Conv2d};
     pub use tapegrad_optim::{
         Adam, AdamConfig, AdamW, AdamWConfig, Constant, CosineAnnealing, Ewma, ExponentialDecay,
         InverseSqrtDecay, InverseTimeDecay, LinearWarmup, Momentum, Optimizer, ReduceLrOnPlateau,
         ReduceLrOnPlateauConfig, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
         ShiftedInverseSqrtDecay, StepDecay, Warmup, clip_grad_norm, clip_grad_value,
     };
+    pub use tapegrad_tensor::conv::{Conv1dOptions, Conv2dOptions};
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

@@ -12,6 +12,7 @@ use tapegrad::autograd::{Check, GradcheckError, Report, Var, gradcheck};
 use tapegrad::rand::SeedableRng;
 use tapegrad::rand::rngs::StdRng;
 use tapegrad::tensor::Tensor;
+use tapegrad::tensor::conv::{Conv1dOptions, Conv2dOptions};
 
 fn normal(shape: &[usize], seed: u64) -> Tensor<f64> {
     Tensor::rand_normal(shape, &mut StdRng::seed_from_u64(seed))
@@ -306,6 +307,66 @@ fn cases() -> Vec<Case> {
                     transposed(&[3, 4], 82),
                     stepped(&[2, 4], 83),
                     normal(&[2], 84),
+                ],
+            )
+        }),
+        // Convolutions: strides, padding, dilation and groups, on transposed and stepped
+        // inputs and weights, batched and unbatched.
+        case!("conv2d", || {
+            let opts = Conv2dOptions::default().stride((2, 1)).padding(1);
+            check(
+                "conv2d",
+                move |x| x[0].conv2d(&x[1], Some(&x[2]), opts),
+                &[
+                    transposed(&[2, 3, 5, 4], 401),
+                    normal(&[4, 3, 3, 2], 402),
+                    normal(&[4], 403),
+                ],
+            )
+        }),
+        case!("conv2d grouped, dilated, strided weight", || {
+            let opts = Conv2dOptions::default()
+                .dilation((1, 2))
+                .groups(2)
+                .padding((0, 2));
+            check(
+                "conv2d",
+                move |x| x[0].conv2d(&x[1], None, opts),
+                &[stepped(&[3, 4, 4, 5], 404), transposed(&[4, 2, 2, 3], 405)],
+            )
+        }),
+        case!("conv2d depthwise, unbatched, 1x1 pointwise", || {
+            let depthwise = Conv2dOptions::default().groups(3).stride(2).padding(1);
+            check(
+                "conv2d",
+                move |x| {
+                    x[0].conv2d(&x[1], Some(&x[2]), depthwise).conv2d(
+                        &x[3],
+                        None,
+                        Conv2dOptions::default(),
+                    )
+                },
+                &[
+                    normal(&[3, 5, 5], 406),
+                    stepped(&[3, 1, 3, 3], 407),
+                    normal(&[3], 408),
+                    transposed(&[2, 3, 1, 1], 409),
+                ],
+            )
+        }),
+        case!("conv1d", || {
+            let opts = Conv1dOptions::default()
+                .stride(2)
+                .padding(2)
+                .dilation(2)
+                .groups(2);
+            check(
+                "conv1d",
+                move |x| x[0].conv1d(&x[1], Some(&x[2]), opts),
+                &[
+                    transposed(&[2, 4, 9], 410),
+                    stepped(&[6, 2, 3], 411),
+                    normal(&[6], 412),
                 ],
             )
         }),

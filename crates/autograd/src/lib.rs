@@ -43,5 +43,6 @@ pub mod doc_prelude {
         Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var, gradcheck, gradcheck_params,
     };
     pub use rand::{Rng, SeedableRng, rngs::StdRng};
+    pub use tapegrad_tensor::conv::{Conv1dOptions, Conv2dOptions};
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

@@ -7,6 +7,7 @@
 mod activation;
 mod batchnorm;
 pub mod checkpoint;
+mod conv;
 mod dropout;
 mod error;
 pub mod init;
@@ -23,6 +24,7 @@ pub use activation::{
 };
 pub use batchnorm::BatchNorm1d;
 pub use checkpoint::{Checkpoint, load_module, save_module};
+pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
 pub use error::{NnError, Result};
 pub use init::{Init, Initializer};

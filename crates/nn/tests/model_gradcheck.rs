@@ -190,3 +190,58 @@ fn a_failing_check_names_the_parameter_by_its_dotted_path() {
     assert_eq!(worst.input, "2.weight", "{err}");
     assert!(err.to_string().contains("input 2.weight element"), "{err}");
 }
+
+/// A small convolutional model (conv → tanh → strided grouped conv → flatten → linear), checked
+/// parameter by parameter through its cross-entropy loss.
+#[test]
+fn a_conv_net_passes_the_textbook_check() {
+    use tapegrad_nn::{Conv1d, Conv2d, Flatten};
+    use tapegrad_tensor::conv::Conv2dOptions;
+    let rng = &mut StdRng::seed_from_u64(8);
+    let model = Sequential::new()
+        .push(Conv2d::new(2, 4, 3, Init::Xavier, rng).padding(1))
+        .push(Tanh)
+        .push(Conv2d::with_options(
+            4,
+            4,
+            (2, 3),
+            Conv2dOptions::default()
+                .stride(2)
+                .groups(2)
+                .dilation((1, 2)),
+            Init::Xavier,
+            rng,
+        ))
+        .push(Flatten)
+        .push(Linear::new(4 * 3 * 2, 3, Init::Xavier, rng));
+    let x = Tensor::rand_normal(&[2, 2, 6, 7], rng);
+    let report = gradcheck_params(
+        "conv net",
+        |tape| {
+            model
+                .forward(&tape.input(x.clone()), Mode::Train)
+                .cross_entropy(&[2, 0])
+        },
+        &params(&model),
+        ModelCheck::default(),
+    )
+    .unwrap();
+    assert!(report.ops.contains(&"conv2d"), "{:?}", report.ops);
+
+    let conv1 = Conv1d::new(3, 2, 3, Init::Xavier, rng)
+        .padding(1)
+        .dilation(2);
+    let x = Tensor::rand_normal(&[2, 3, 7], rng);
+    gradcheck_params(
+        "conv1d",
+        |tape| {
+            conv1
+                .forward(&tape.input(x.clone()), Mode::Train)
+                .tanh()
+                .sum_all()
+        },
+        &params(&conv1),
+        ModelCheck::default(),
+    )
+    .unwrap();
+}

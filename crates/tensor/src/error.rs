@@ -87,7 +87,7 @@ impl TensorError {
 
     /// The same error under the name of the op the user called (a composite op reports its
     /// failure as its own, not as the op it delegates to).
-    pub(crate) fn renamed(mut self, name: &'static str) -> Self {
+    pub fn renamed(mut self, name: &'static str) -> Self {
         match &mut self {
             TensorError::ShapeMismatch { op, .. }
             | TensorError::InvalidAxis { op, .. }

@@ -54,8 +54,7 @@ fn random(shape: &[usize], rng: &mut StdRng) -> Tensor<f64> {
 /// The same values as `t`, stored with its axes reversed and viewed back (every stride differs).
 fn strided(t: &Tensor<f64>) -> Tensor<f64> {
     let perm: Vec<isize> = (0..t.rank() as isize).rev().collect();
-    let back = t.permute(&perm).contiguous().permute(&perm);
-    back
+    t.permute(&perm).contiguous().permute(&perm)
 }
 
 fn close(a: &Tensor<f64>, b: &Tensor<f64>) -> bool {

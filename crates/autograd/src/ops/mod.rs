@@ -2,6 +2,7 @@
 
 mod arith;
 mod compare;
+mod conv;
 mod dropout;
 mod index;
 mod loss;

@@ -580,8 +580,7 @@ fn backward<T: Float>(
     };
     dx_chunks.resize_with(chunks, Default::default);
     dw_parts.resize_with(chunks, Default::default);
-    let jobs: Vec<(usize, (&mut [T], &mut [T]))> =
-        dx_chunks.into_iter().zip(dw_parts).enumerate().collect();
+    let jobs: Vec<_> = dx_chunks.into_iter().zip(dw_parts).enumerate().collect();
     if g.parallel() {
         jobs.into_par_iter()
             .for_each(|(i, (dxc, dwp))| run(i, dxc, dwp));
@@ -770,6 +769,9 @@ pub fn conv2d_weight_grad<T: Float>(
     ))
 }
 
+/// The input and weight gradients of a convolution, each present only when asked for.
+pub type ConvGrads<T> = (Option<Tensor<T>>, Option<Tensor<T>>);
+
 /// Both gradients of a 2-D convolution in one pass over the batch (each sample's columns built
 /// once), each only when asked for: `(∂x, ∂W)` for the output gradient `grad_out`.
 ///
@@ -782,7 +784,7 @@ pub fn conv2d_grads<T: Float>(
     opts: Conv2dOptions,
     need_input: bool,
     need_weight: bool,
-) -> Result<(Option<Tensor<T>>, Option<Tensor<T>>)> {
+) -> Result<ConvGrads<T>> {
     const OP: &str = "conv2d_grads";
     let g = Geometry::new(OP, input.shape(), weight.shape(), &opts)?;
     check_grad_shape(OP, &g, grad_out)?;
