@@ -448,11 +448,11 @@ fn product<T: Float>(
 
 /// Runs `f(first_sample, chunk_of_out)` over the chunks of `out` (`per_sample` elements a sample),
 /// in parallel when `parallel`.
-fn for_chunks<T: Float>(
+fn for_chunks<E: Send>(
     g: &Geometry,
-    out: &mut [T],
+    out: &mut [E],
     per_sample: usize,
-    f: impl Fn(usize, &mut [T]) + Sync + Send,
+    f: impl Fn(usize, &mut [E]) + Sync + Send,
 ) {
     let len = g.chunk_len() * per_sample;
     if len == 0 {
@@ -480,9 +480,12 @@ fn dense<T: Float>(t: &Tensor<T>) -> Cow<'_, [T]> {
 fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
     let (og, k, p, cg) = (g.og(), g.k(), g.p(), g.cg());
     let plane = g.h * g.w;
-    let mut out = crate::storage::filled_buffer(g.n * g.o * p, T::ZERO);
+    let total = g.n * g.o * p;
+    // Uninitialised: each sample's block is first written with its bias (or zeros) while it is
+    // in cache, then the product adds onto it, so the output crosses memory once, not three times.
+    let mut out: Vec<T> = crate::storage::take_buffer(total);
     let taps = Taps::new(g);
-    for_chunks(g, &mut out, g.o * p, |first, chunk| {
+    for_chunks(g, &mut out.spare_capacity_mut()[..total], g.o * p, |first, chunk| {
         let mut cols = if g.pointwise() {
             Vec::new()
         } else {
@@ -490,6 +493,16 @@ fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<
         };
         for (i, out_n) in chunk.chunks_exact_mut(g.o * p).enumerate() {
             let n = first + i;
+            for (o, row) in out_n.chunks_exact_mut(p).enumerate() {
+                let b = bias.map_or(T::ZERO, |b| b[o]);
+                row.iter_mut().for_each(|v| {
+                    v.write(b);
+                });
+            }
+            // SAFETY: every element of `out_n` was written just above, and `MaybeUninit<T>` has
+            // `T`'s layout.
+            let out_n: &mut [T] =
+                unsafe { &mut *(out_n as *mut [std::mem::MaybeUninit<T>] as *mut [T]) };
             for grp in 0..g.groups {
                 let xg = &x[(n * g.c + grp * cg) * plane..][..cg * plane];
                 let b: &[T] = if g.pointwise() {
@@ -499,16 +512,14 @@ fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<
                     &cols
                 };
                 let wg = &w[grp * og * k..][..og * k];
-                let cg_out = &mut out_n[grp * og * p..][..og * p];
-                product((og, k, p), wg, (k, 1), b, (p, 1), cg_out, false);
-            }
-            if let Some(bias) = bias {
-                for (row, &b) in out_n.chunks_exact_mut(p).zip(bias) {
-                    row.iter_mut().for_each(|v| *v += b);
-                }
+                let block = &mut out_n[grp * og * p..][..og * p];
+                product((og, k, p), wg, (k, 1), b, (p, 1), block, bias.is_some());
             }
         }
     });
+    // SAFETY: the chunks cover all `total` elements (`chunk_len · o·p` each, the last one
+    // shorter) and each chunk initialised every element of its samples above.
+    unsafe { out.set_len(total) };
     out
 }
 
