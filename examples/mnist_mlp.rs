@@ -168,6 +168,42 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
+/// What differs between the MNIST examples (`mnist_mlp`, `mnist_cnn`): the model, the shape one
+/// image takes on its way in, and the name on the output. The loop, flags, checkpoints and
+/// charts are shared.
+pub struct Recipe {
+    /// Name in the charts' titles ("MNIST MLP").
+    pub title: &'static str,
+    /// Builds the model from the flags and the seeded generator.
+    pub build: fn(&Args, &mut StdRng) -> Sequential<f32>,
+    /// One image's shape as the model takes it (`[784]`, or `[1, 28, 28]` for a CNN): a view of
+    /// the flat batch, never a copy.
+    pub image: &'static [usize],
+    /// Describes the model in one line of the run's header.
+    pub describe: fn(&Args) -> String,
+}
+
+/// The MLP of this example.
+pub const MLP: Recipe = Recipe {
+    title: "MNIST MLP",
+    build: build_model,
+    image: &[784],
+    describe: |args| {
+        let widths: Vec<usize> = std::iter::once(784)
+            .chain(args.hidden.0.iter().copied())
+            .chain([10])
+            .collect();
+        format!("MLP {widths:?}")
+    },
+};
+
+/// A flat `[batch, 784]` batch viewed as `[batch, image…]`.
+fn shaped(x: Tensor<f32>, image: &[usize]) -> Tensor<f32> {
+    let mut shape = vec![x.shape()[0]];
+    shape.extend_from_slice(image);
+    x.reshape(&shape)
+}
+
 fn build_model(args: &Args, rng: &mut StdRng) -> Sequential<f32> {
     let mut model = Sequential::new();
     let mut fan_in = 784;
@@ -252,7 +288,7 @@ fn build_schedule(args: &Args) -> Box<dyn Schedule> {
 
 /// Mean cross-entropy and accuracy of `model` on `data`, evaluated in batches without recording
 /// gradients.
-pub fn evaluate(model: &dyn Forward<f32>, data: &Dataset<f32>) -> (f64, f64) {
+pub fn evaluate(model: &dyn Forward<f32>, data: &Dataset<f32>, image: &[usize]) -> (f64, f64) {
     let (mut loss_sum, mut correct) = (0.0f64, 0);
     let mut rng = StdRng::seed_from_u64(0);
     let plain = BatchOptions {
@@ -262,7 +298,7 @@ pub fn evaluate(model: &dyn Forward<f32>, data: &Dataset<f32>) -> (f64, f64) {
     for (x, y) in data.batches(1000, &mut rng, plain) {
         let tape = Tape::new();
         let (logits, loss) = tape.no_grad(|| {
-            let logits = model.forward(&tape.input(x), Mode::Eval);
+            let logits = model.forward(&tape.input(shaped(x, image)), Mode::Eval);
             let loss = logits.cross_entropy(&y);
             (logits, loss)
         });
@@ -311,8 +347,13 @@ pub fn load_data(args: &Args) -> Result<(Dataset<f32>, Dataset<f32>), String> {
     Ok((standardise(&train)?, standardise(&mnist.test)?))
 }
 
-/// Trains as the flags say and returns one [`EpochStats`] per epoch trained in this run.
+/// Trains the MLP as the flags say and returns one [`EpochStats`] per epoch trained in this run.
 pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
+    train_recipe(args, &MLP)
+}
+
+/// Trains `recipe`'s model as the flags say: the loop every MNIST example shares.
+pub fn train_recipe(args: &Args, recipe: &Recipe) -> Result<Vec<EpochStats>, String> {
     // Output paths are checked before any work, so a typo costs seconds, not a training run.
     // A resumed checkpoint is overwritten after each epoch too, so it is checked all the same
     // (an existing file is opened for appending, which leaves it as it is).
@@ -328,7 +369,7 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
     let run_start = Instant::now();
     let (train, test) = load_data(args)?;
     let mut init_rng = StdRng::seed_from_u64(args.seed);
-    let model = build_model(args, &mut init_rng);
+    let model = (recipe.build)(args, &mut init_rng);
     let mut opt = build_optimizer(args, &model);
     let schedule = build_schedule(args);
     let mut first_epoch = 0;
@@ -349,13 +390,10 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
         println!("resumed from {} after epoch {first_epoch}", path.display());
     }
     println!(
-        "{} training / {} test images; model {:?} with {} parameters; {:?}, lr {} ({:?})",
+        "{} training / {} test images; {} with {} parameters; {:?}, lr {} ({:?})",
         train.len(),
         test.len(),
-        std::iter::once(784)
-            .chain(args.hidden.0.iter().copied())
-            .chain([10])
-            .collect::<Vec<_>>(),
+        (recipe.describe)(args),
         model.num_parameters(),
         args.optimizer,
         args.lr,
@@ -389,7 +427,7 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
         for (step, (x, y)) in batches.enumerate() {
             let grads = {
                 let tape = Tape::with_seed(args.seed ^ ((epoch as u64) << 32 | step as u64));
-                let logits = model.forward(&tape.input(x), Mode::Train);
+                let logits = model.forward(&tape.input(shaped(x, recipe.image)), Mode::Train);
                 let mut loss = logits.cross_entropy(&y);
                 if args.lambda > 0.0 {
                     loss = loss + l2_penalty(&tape, &model, args.lambda, y.len());
@@ -407,7 +445,7 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
         }
         bar.finish_and_clear();
         let seconds = start.elapsed().as_secs_f64();
-        let (test_loss, test_accuracy) = evaluate(&model, &test);
+        let (test_loss, test_accuracy) = evaluate(&model, &test, recipe.image);
         let stats = EpochStats {
             epoch: epoch + 1,
             lr,
@@ -456,13 +494,13 @@ pub fn train(args: &Args) -> Result<Vec<EpochStats>, String> {
         None => println!("model not saved (pass --checkpoint FILE to keep it)"),
     }
     if let Some(path) = &args.plot {
-        plot(path, &history).map_err(|e| e.to_string())?;
+        plot(path, recipe.title, &history).map_err(|e| e.to_string())?;
         println!("curves written to {}", path.display());
     }
     Ok(history)
 }
 
-fn plot(path: &Path, history: &[EpochStats]) -> Result<(), support::ChartError> {
+fn plot(path: &Path, title: &str, history: &[EpochStats]) -> Result<(), support::ChartError> {
     use support::{Panel, Series, figure};
     let pts = |f: fn(&EpochStats) -> f64| {
         history
@@ -480,13 +518,14 @@ fn plot(path: &Path, history: &[EpochStats]) -> Result<(), support::ChartError> 
         Series::new("train accuracy (%)", pts(|s| 100.0 * s.train_accuracy)),
         Series::new("test accuracy (%)", pts(|s| 100.0 * s.test_accuracy)),
     ];
+    let (loss_title, acc_title) = (format!("{title}: loss"), format!("{title}: accuracy"));
     figure(
         path,
         &[
-            Panel::new("MNIST MLP: loss", "epoch", "cross-entropy", &loss)
+            Panel::new(&loss_title, "epoch", "cross-entropy", &loss)
                 .log_y()
                 .integer_x(),
-            Panel::new("MNIST MLP: accuracy", "epoch", "%", &acc).integer_x(),
+            Panel::new(&acc_title, "epoch", "%", &acc).integer_x(),
         ],
     )
 }
