@@ -29,6 +29,7 @@ pub use error::{Result, TensorError, or_panic};
 pub use iter::PARALLEL_THRESHOLD;
 pub use layout::Layout;
 pub use ops::gemm::GEMM_PARALLEL_THRESHOLD;
+pub use ops::pool;
 pub use ops::window;
 pub use storage::{live_tensor_bytes, pool_capacity, pooled_bytes, set_pool_capacity};
 pub use tensor::Tensor;
@@ -43,6 +44,8 @@ pub use threads::{ThreadsError, num_threads, set_num_threads};
 /// here. Keep this list in step with the facade's prelude; it is not part of the API.
 #[doc(hidden)]
 pub mod doc_prelude {
+    pub use crate::pool::Pool2d;
+    pub use crate::window::Size2;
     pub use crate::{Float, Tensor, TensorError};
     pub use rand::{Rng, SeedableRng, rngs::StdRng};
 }
