@@ -59,5 +59,7 @@ pub mod prelude {
         ReduceLrOnPlateauConfig, RmsProp, RmsPropConfig, Schedule, Sgd, SgdConfig,
         ShiftedInverseSqrtDecay, StepDecay, Warmup, clip_grad_norm, clip_grad_value,
     };
+    pub use tapegrad_tensor::pool::Pool2d;
+    pub use tapegrad_tensor::window::Size2;
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

@@ -43,5 +43,7 @@ pub mod doc_prelude {
         Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var, gradcheck, gradcheck_params,
     };
     pub use rand::{Rng, SeedableRng, rngs::StdRng};
+    pub use tapegrad_tensor::pool::Pool2d;
+    pub use tapegrad_tensor::window::Size2;
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }
