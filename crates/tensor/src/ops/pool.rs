@@ -1,5 +1,6 @@
 //! 2-D pooling over `[N, C, H, W]` (or unbatched `[C, H, W]`) inputs: max, average and adaptive
-//! average pooling; their gradient kernels, which autograd records them with, are in `pool/backward.rs`.
+//! average pooling; their gradient kernels, which autograd records them with, live in
+//! `pool/backward.rs`.
 //!
 //! Every kernel makes its input contiguous once, then runs plain loops over one `H×W` plane at a
 //! time; the `N·C` planes are independent, so above [`PARALLEL_THRESHOLD`] they are split over
