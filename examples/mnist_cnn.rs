@@ -36,7 +36,9 @@ fn build(args: &Args, rng: &mut StdRng) -> Sequential<f32> {
     model = model.push(Flatten::new());
     let mut fan_in = channels * 7 * 7;
     for &width in &args.hidden.0 {
-        model = model.push(Linear::new(fan_in, width, Init::He, rng)).push(Relu);
+        model = model
+            .push(Linear::new(fan_in, width, Init::He, rng))
+            .push(Relu);
         if args.dropout > 0.0 {
             model = model.push(Dropout::new(args.dropout));
         }

@@ -45,10 +45,10 @@ pub mod prelude {
         Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var, gradcheck, gradcheck_params,
     };
     pub use tapegrad_nn::{
-        BatchNorm1d, Dropout, Elu, Flatten, Forward, Gelu, GeluTanh, Init, LeakyRelu, Linear,
-        LogSoftmax, Mish, Mode, Module, Named, NormalizeLayer, Normalizer, Relu, Sequential,
-        Sigmoid, Silu, Softmax, Summary, Tanh, l2_penalty, load_module, prefixed, prefixed_buffers,
-        save_module,
+        AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, Dropout, Elu, Flatten, Forward, Gelu, GeluTanh,
+        Init, LeakyRelu, Linear, LogSoftmax, MaxPool2d, Mish, Mode, Module, Named, NormalizeLayer,
+        Normalizer, Relu, Sequential, Sigmoid, Silu, Softmax, Summary, Tanh, l2_penalty,
+        load_module, prefixed, prefixed_buffers, save_module,
     };
     pub use tapegrad_nn::{
         BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, KlDivLoss, L1Loss, MseLoss, NllLoss,
@@ -61,5 +61,7 @@ pub mod prelude {
         ShiftedInverseSqrtDecay, StepDecay, Warmup, clip_grad_norm, clip_grad_value,
     };
     pub use tapegrad_tensor::conv::{Conv1dOptions, Conv2dOptions};
+    pub use tapegrad_tensor::pool::Pool2d;
+    pub use tapegrad_tensor::window::Size2;
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

@@ -13,6 +13,7 @@ use tapegrad::rand::SeedableRng;
 use tapegrad::rand::rngs::StdRng;
 use tapegrad::tensor::Tensor;
 use tapegrad::tensor::conv::{Conv1dOptions, Conv2dOptions};
+use tapegrad::tensor::pool::Pool2d;
 
 fn normal(shape: &[usize], seed: u64) -> Tensor<f64> {
     Tensor::rand_normal(shape, &mut StdRng::seed_from_u64(seed))
@@ -39,6 +40,28 @@ fn regression_pair() -> (Tensor<f64>, Tensor<f64>) {
     let x = Tensor::from_vec(vec![-2.0, -0.5, 0.3, 1.7, 0.9, -1.3], &[3, 2]).t();
     let y = Tensor::from_vec(vec![0.1, -0.3, -0.5, 0.0, 0.3, 0.2], &[2, 3]);
     (x, y)
+}
+
+/// Distinct values (a shuffled `0, 0.1, 0.2, …`, centred) of `shape`, so no max-pool window has
+/// a tie that finite differences would straddle; `layout` 1 stores them transposed, 2 stepped.
+fn distinct(shape: &[usize], seed: u64, layout: usize) -> Tensor<f64> {
+    use tapegrad::rand::seq::SliceRandom;
+    let mut big = shape.to_vec();
+    if layout == 2 {
+        big[0] *= 2;
+    }
+    let n: usize = big.iter().product();
+    let mut values: Vec<f64> = (0..n).map(|i| (i as f64 - n as f64 / 2.0) * 0.1).collect();
+    values.shuffle(&mut StdRng::seed_from_u64(seed));
+    match layout {
+        1 => {
+            let rev: Vec<usize> = shape.iter().rev().copied().collect();
+            let perm: Vec<isize> = (0..shape.len() as isize).rev().collect();
+            Tensor::from_vec(values, &rev).permute(&perm)
+        }
+        2 => Tensor::from_vec(values, &big).slice(0, 0, big[0], 2),
+        _ => Tensor::from_vec(values, shape),
+    }
 }
 
 fn off_zero(t: Tensor<f64>) -> Tensor<f64> {
@@ -561,6 +584,54 @@ fn cases() -> Vec<Case> {
                 "binary_cross_entropy_with_logits",
                 move |x| x[0].binary_cross_entropy_with_logits(&t, Reduction::Mean),
                 &[normal(&[3], 80)],
+            )
+        }),
+        // Pooling: batched and unbatched, strided inputs, stride ≠ kernel, padding, rectangles.
+        case!("max_pool2d", || check(
+            "max_pool2d",
+            |x| x[0].max_pool2d(Pool2d::new(2)),
+            &[distinct(&[2, 3, 4, 4], 90, 0)]
+        )),
+        case!("max_pool2d transposed, padded, rectangular", || check(
+            "max_pool2d",
+            |x| x[0].max_pool2d(Pool2d::new((3, 2)).stride((2, 1)).padding(1)),
+            &[distinct(&[2, 2, 5, 4], 91, 1)]
+        )),
+        case!("max_pool2d stepped, unbatched, overlapping", || check(
+            "max_pool2d",
+            |x| x[0].max_pool2d(Pool2d::new(2).stride(1)),
+            &[distinct(&[3, 4, 5], 92, 2)]
+        )),
+        case!("avg_pool2d", || check(
+            "avg_pool2d",
+            |x| x[0].avg_pool2d(Pool2d::new(2)),
+            &[normal(&[2, 3, 4, 5], 93)]
+        )),
+        case!("avg_pool2d transposed, padded, rectangular", || check(
+            "avg_pool2d",
+            |x| x[0].avg_pool2d(Pool2d::new((3, 2)).stride((2, 1)).padding(1)),
+            &[transposed(&[2, 2, 5, 4], 94)]
+        )),
+        case!("avg_pool2d stepped, unbatched, overlapping", || check(
+            "avg_pool2d",
+            |x| x[0].avg_pool2d(Pool2d::new((2, 3)).stride(1).padding((1, 0))),
+            &[stepped(&[3, 4, 5], 95)]
+        )),
+        case!("adaptive_avg_pool2d", || check(
+            "adaptive_avg_pool2d",
+            |x| x[0].adaptive_avg_pool2d((3, 4)),
+            &[normal(&[2, 2, 5, 7], 96)]
+        )),
+        case!("adaptive_avg_pool2d transposed, global", || check(
+            "adaptive_avg_pool2d",
+            |x| x[0].adaptive_avg_pool2d(1),
+            &[transposed(&[2, 3, 4, 3], 97)]
+        )),
+        case!("adaptive_avg_pool2d stepped, unbatched, upsampling", || {
+            check(
+                "adaptive_avg_pool2d",
+                |x| x[0].adaptive_avg_pool2d((4, 2)),
+                &[stepped(&[3, 3, 2], 98)],
             )
         }),
         // Dropout with a fixed mask: the same seed gives the same mask in every evaluation.

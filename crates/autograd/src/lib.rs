@@ -44,5 +44,7 @@ pub mod doc_prelude {
     };
     pub use rand::{Rng, SeedableRng, rngs::StdRng};
     pub use tapegrad_tensor::conv::{Conv1dOptions, Conv2dOptions};
+    pub use tapegrad_tensor::pool::Pool2d;
+    pub use tapegrad_tensor::window::Size2;
     pub use tapegrad_tensor::{Float, Tensor, TensorError};
 }

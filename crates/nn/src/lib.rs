@@ -1,5 +1,5 @@
 //! Layers and models for tapegrad: the [`Module`] and [`Forward`] traits and `#[derive(Module)]`, [`Linear`], [`Sequential`], activations,
-//! [`Dropout`], [`BatchNorm1d`], initializers, L2 regularisation, loss modules, input
+//! [`Dropout`], [`BatchNorm1d`], pooling ([`MaxPool2d`], [`AvgPool2d`], [`AdaptiveAvgPool2d`]), initializers, L2 regularisation, loss modules, input
 //! normalisation and safetensors checkpoints.
 
 #![warn(missing_docs)]
@@ -16,6 +16,7 @@ mod linear;
 pub mod loss;
 mod module;
 mod normalize;
+mod pool;
 mod sequential;
 pub mod summary;
 
@@ -37,6 +38,7 @@ pub use loss::{
 pub use module::__derive;
 pub use module::{Forward, Mode, Module, Named, prefixed, prefixed_buffers};
 pub use normalize::{NormalizeLayer, Normalizer};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
 pub use summary::{Summary, SummaryRow};
 /// `#[derive(Module)]`: parameters, buffers and children named after a struct's fields.

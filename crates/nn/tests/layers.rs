@@ -977,6 +977,207 @@ fn a_layer_panic_points_at_the_callers_line() {
     }
 }
 
+/// Pooling layers and `Flatten`: output shapes on batched and unbatched inputs, errors naming the
+/// layer and the input's shape (the short forms panic alike), and their `Debug` output.
+#[test]
+fn pooling_layers_and_flatten_shape_their_inputs_and_name_themselves_in_errors() {
+    use tapegrad_nn::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d};
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    let max = MaxPool2d::new(2);
+    let max_padded = MaxPool2d::new((3, 2)).stride((2, 1)).padding((1, 0));
+    let avg = AvgPool2d::new(2).stride(1);
+    let gap = AdaptiveAvgPool2d::new(1);
+    let adaptive = AdaptiveAvgPool2d::new((3, 2));
+    let flatten = Flatten::new();
+    let from_2 = Flatten::from_axis(2);
+    let from_last = Flatten::from_axis(-1);
+    let layers: [(&str, &dyn Forward<f64>, [Want; 5]); 8] = [
+        (
+            "MaxPool2d",
+            &max,
+            [
+                Ok(&[2, 3, 3, 2]),
+                Ok(&[3, 3, 2]),
+                Ok(&[0, 3, 3, 2]),
+                Err(&["MaxPool2d", "{shape}"]),
+                Err(&["MaxPool2d", "{shape}"]),
+            ],
+        ),
+        (
+            "MaxPool2d padded",
+            &max_padded,
+            [
+                Ok(&[2, 3, 4, 4]),
+                Ok(&[3, 4, 4]),
+                Ok(&[0, 3, 4, 4]),
+                Err(&["MaxPool2d", "{shape}"]),
+                Err(&["MaxPool2d", "{shape}"]),
+            ],
+        ),
+        (
+            "AvgPool2d",
+            &avg,
+            [
+                Ok(&[2, 3, 6, 4]),
+                Ok(&[3, 6, 4]),
+                Ok(&[0, 3, 6, 4]),
+                Err(&["AvgPool2d", "{shape}"]),
+                Err(&["AvgPool2d", "{shape}"]),
+            ],
+        ),
+        (
+            "AdaptiveAvgPool2d(1)",
+            &gap,
+            [
+                Ok(&[2, 3, 1, 1]),
+                Ok(&[3, 1, 1]),
+                Ok(&[0, 3, 1, 1]),
+                Err(&["AdaptiveAvgPool2d", "{shape}"]),
+                Ok(&[1, 1, 1]),
+            ],
+        ),
+        (
+            "AdaptiveAvgPool2d((3, 2))",
+            &adaptive,
+            [
+                Ok(&[2, 3, 3, 2]),
+                Ok(&[3, 3, 2]),
+                Ok(&[0, 3, 3, 2]),
+                Err(&["AdaptiveAvgPool2d", "{shape}"]),
+                Ok(&[1, 3, 2]),
+            ],
+        ),
+        (
+            "Flatten",
+            &flatten,
+            [
+                Ok(&[2, 105]),
+                Ok(&[3, 35]),
+                Ok(&[0, 105]),
+                Ok(&[7, 5]),
+                Ok(&[1, 1]),
+            ],
+        ),
+        (
+            "Flatten from 2",
+            &from_2,
+            [
+                Ok(&[2, 3, 35]),
+                Ok(&[3, 7, 5]),
+                Ok(&[0, 3, 35]),
+                Err(&["Flatten", "axis 2", "{shape}"]),
+                Ok(&[1, 1, 1]),
+            ],
+        ),
+        (
+            "Flatten from -1",
+            &from_last,
+            [
+                Ok(&[2, 3, 7, 5]),
+                Ok(&[3, 7, 5]),
+                Ok(&[0, 3, 7, 5]),
+                Ok(&[7, 5]),
+                Ok(&[1, 1, 1]),
+            ],
+        ),
+    ];
+    // A rank-2 input is no image; a 1×1 plane fits no 2×2 or 3×2 window.
+    let shapes: [&[usize]; 5] = [
+        &[2, 3, 7, 5],
+        &[3, 7, 5],
+        &[0, 3, 7, 5],
+        &[7, 5],
+        &[1, 1, 1],
+    ];
+    for (label, layer, wants) in layers {
+        for (shape, want) in shapes.iter().zip(wants) {
+            cases += 1;
+            forward_case(&mut failures, label, layer, shape, Mode::Train, want);
+        }
+    }
+    // Options that cannot work are refused when the layer runs, naming it and the shape.
+    let bad: [(&str, &dyn Forward<f64>); 4] = [
+        ("MaxPool2d", &MaxPool2d::new(2).padding(2)),
+        ("MaxPool2d", &MaxPool2d::new(0)),
+        ("AvgPool2d", &AvgPool2d::new(2).stride((1, 0))),
+        ("AdaptiveAvgPool2d", &AdaptiveAvgPool2d::new((0, 2))),
+    ];
+    for (name, layer) in bad {
+        cases += 1;
+        let label = format!("{name} with bad options");
+        forward_case(
+            &mut failures,
+            &label,
+            layer,
+            &[2, 3, 7, 5],
+            Mode::Eval,
+            Err(&[name, "{shape}"]),
+        );
+    }
+    assert_eq!(cases, 44);
+    assert_walk_passes(cases, &failures);
+
+    assert_eq!(
+        format!("{max_padded:?}"),
+        "MaxPool2d { kernel: (3, 2), stride: (2, 1), padding: (1, 0) }"
+    );
+    assert_eq!(
+        format!("{avg:?}"),
+        "AvgPool2d { kernel: (2, 2), stride: (1, 1), padding: (0, 0) }"
+    );
+    assert_eq!(format!("{gap:?}"), "AdaptiveAvgPool2d { output: (1, 1) }");
+    assert_eq!(format!("{from_2:?}"), "Flatten { start: 2 }");
+    assert_eq!(Flatten::default(), Flatten::new());
+    assert_eq!(max_padded.options().kernel.0, [3, 2]);
+    assert_eq!(adaptive.output_size().0, [3, 2]);
+}
+
+/// A small CNN head as a `Sequential`: pooling, flatten and a linear layer, with its summary,
+/// its debug output, a deep clone, and gradients reaching the weights through the pools.
+#[test]
+fn a_sequential_of_pooling_layers_trains_and_summarises() {
+    use tapegrad_nn::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d, Summary};
+    let mut rng = StdRng::seed_from_u64(4);
+    let model = Sequential::<f64>::new()
+        .push(MaxPool2d::new(2))
+        .push(AvgPool2d::new(3).stride(1).padding(1))
+        .push(AdaptiveAvgPool2d::new((2, 2)))
+        .push(Flatten::new())
+        .push(Linear::new(3 * 4, 5, Init::He, &mut rng));
+    assert_eq!(
+        format!("{model:?}"),
+        "Sequential(MaxPool2d { kernel: (2, 2), stride: (2, 2), padding: (0, 0) }, \
+         AvgPool2d { kernel: (3, 3), stride: (1, 1), padding: (1, 1) }, \
+         AdaptiveAvgPool2d { output: (2, 2) }, Flatten { start: 1 }, \
+         Linear { in_features: 12, out_features: 5, bias: true })"
+    );
+    let summary = Summary::with_input(&model, &[4, 3, 9, 8]).unwrap();
+    let outputs: Vec<_> = summary.rows()[1..]
+        .iter()
+        .map(|r| r.output.clone().unwrap())
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            vec![4, 3, 4, 4],
+            vec![4, 3, 4, 4],
+            vec![4, 3, 2, 2],
+            vec![4, 12],
+            vec![4, 5]
+        ]
+    );
+    let copy = model.clone();
+    let tape = Tape::new();
+    let x = tape.input(Tensor::rand_normal(&[4, 3, 9, 8], &mut rng));
+    let loss = model.forward(&x, Mode::Train).square().mean_all();
+    let grads = loss.backward();
+    let (_, weight) = &model.parameters()[0];
+    assert_eq!(grads.get(weight).unwrap().shape(), [5, 12]);
+    let again = copy.forward(&x, Mode::Eval).square().mean_all();
+    assert_eq!(again.value().item(), loss.value().item());
+}
+
 #[test]
 fn conv_layers_check_their_input_and_configuration() {
     use tapegrad_nn::{Conv1d, Conv2d};

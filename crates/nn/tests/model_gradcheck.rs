@@ -212,7 +212,7 @@ fn a_conv_net_passes_the_textbook_check() {
             Init::Xavier,
             rng,
         ))
-        .push(Flatten)
+        .push(Flatten::new())
         .push(Linear::new(4 * 3 * 2, 3, Init::Xavier, rng));
     let x = Tensor::rand_normal(&[2, 2, 6, 7], rng);
     let report = gradcheck_params(

@@ -29,7 +29,7 @@ pub use error::{Result, TensorError, or_panic};
 pub use iter::PARALLEL_THRESHOLD;
 pub use layout::Layout;
 pub use ops::gemm::GEMM_PARALLEL_THRESHOLD;
-pub use ops::{conv, window};
+pub use ops::{conv, pool, window};
 pub use storage::{live_tensor_bytes, pool_capacity, pooled_bytes, set_pool_capacity};
 pub use tensor::Tensor;
 pub use threads::{ThreadsError, num_threads, set_num_threads};
@@ -44,6 +44,8 @@ pub use threads::{ThreadsError, num_threads, set_num_threads};
 #[doc(hidden)]
 pub mod doc_prelude {
     pub use crate::conv::{Conv1dOptions, Conv2dOptions};
+    pub use crate::pool::Pool2d;
+    pub use crate::window::Size2;
     pub use crate::{Float, Tensor, TensorError};
     pub use rand::{Rng, SeedableRng, rngs::StdRng};
 }

@@ -8,6 +8,7 @@ mod index;
 mod loss;
 mod matmul;
 mod pointwise_loss;
+mod pool;
 mod reduce;
 mod softmax;
 pub mod unary;

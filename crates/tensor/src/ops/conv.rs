@@ -485,38 +485,43 @@ fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<
     // in cache, then the product adds onto it, so the output crosses memory once, not three times.
     let mut out: Vec<T> = crate::storage::take_buffer(total);
     let taps = Taps::new(g);
-    for_chunks(g, &mut out.spare_capacity_mut()[..total], g.o * p, |first, chunk| {
-        let mut cols = if g.pointwise() {
-            Vec::new()
-        } else {
-            vec![T::ZERO; k * p]
-        };
-        for (i, out_n) in chunk.chunks_exact_mut(g.o * p).enumerate() {
-            let n = first + i;
-            for (o, row) in out_n.chunks_exact_mut(p).enumerate() {
-                let b = bias.map_or(T::ZERO, |b| b[o]);
-                row.iter_mut().for_each(|v| {
-                    v.write(b);
-                });
+    for_chunks(
+        g,
+        &mut out.spare_capacity_mut()[..total],
+        g.o * p,
+        |first, chunk| {
+            let mut cols = if g.pointwise() {
+                Vec::new()
+            } else {
+                vec![T::ZERO; k * p]
+            };
+            for (i, out_n) in chunk.chunks_exact_mut(g.o * p).enumerate() {
+                let n = first + i;
+                for (o, row) in out_n.chunks_exact_mut(p).enumerate() {
+                    let b = bias.map_or(T::ZERO, |b| b[o]);
+                    row.iter_mut().for_each(|v| {
+                        v.write(b);
+                    });
+                }
+                // SAFETY: every element of `out_n` was written just above, and `MaybeUninit<T>` has
+                // `T`'s layout.
+                let out_n: &mut [T] =
+                    unsafe { &mut *(out_n as *mut [std::mem::MaybeUninit<T>] as *mut [T]) };
+                for grp in 0..g.groups {
+                    let xg = &x[(n * g.c + grp * cg) * plane..][..cg * plane];
+                    let b: &[T] = if g.pointwise() {
+                        xg
+                    } else {
+                        im2col(g, &taps, xg, &mut cols);
+                        &cols
+                    };
+                    let wg = &w[grp * og * k..][..og * k];
+                    let block = &mut out_n[grp * og * p..][..og * p];
+                    product((og, k, p), wg, (k, 1), b, (p, 1), block, bias.is_some());
+                }
             }
-            // SAFETY: every element of `out_n` was written just above, and `MaybeUninit<T>` has
-            // `T`'s layout.
-            let out_n: &mut [T] =
-                unsafe { &mut *(out_n as *mut [std::mem::MaybeUninit<T>] as *mut [T]) };
-            for grp in 0..g.groups {
-                let xg = &x[(n * g.c + grp * cg) * plane..][..cg * plane];
-                let b: &[T] = if g.pointwise() {
-                    xg
-                } else {
-                    im2col(g, &taps, xg, &mut cols);
-                    &cols
-                };
-                let wg = &w[grp * og * k..][..og * k];
-                let block = &mut out_n[grp * og * p..][..og * p];
-                product((og, k, p), wg, (k, 1), b, (p, 1), block, bias.is_some());
-            }
-        }
-    });
+        },
+    );
     // SAFETY: the chunks cover all `total` elements (`chunk_len · o·p` each, the last one
     // shorter) and each chunk initialised every element of its samples above.
     unsafe { out.set_len(total) };

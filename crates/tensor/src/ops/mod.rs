@@ -8,6 +8,7 @@ pub mod gemm;
 mod index;
 mod matmul;
 mod operators;
+pub mod pool;
 mod reduce;
 mod softmax;
 mod view;
