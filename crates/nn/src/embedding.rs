@@ -28,7 +28,8 @@ use tapegrad_tensor::{Float, Tensor};
 /// let tape = Tape::new();
 /// let y = table.lookup(&tape, &[4, 1, 4, 9, 0, 2], &[2, 3]); // a batch of 2 sequences of 3
 /// assert_eq!(y.shape(), &[2, 3, 3]);
-/// assert_eq!(y.value().narrow(1, 0, 1).to_vec(), table.weight().value().narrow(0, 4, 1).to_vec());
+/// let first = y.value().narrow(0, 0, 1).narrow(1, 0, 1); // the vector of sequence 0's id 4
+/// assert_eq!(first.to_vec(), table.weight().value().narrow(0, 4, 1).to_vec());
 /// let same = table.forward(&tape.input(Tensor::from_vec(vec![4.0, 1.0], &[2])), Mode::Eval);
 /// assert_eq!(same.shape(), &[2, 3]);
 /// assert!(table.try_lookup(&tape, &[10], &[1]).is_err()); // only ids 0..10
