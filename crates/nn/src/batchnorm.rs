@@ -76,10 +76,12 @@ struct Core<T: Float> {
     layer: &'static str,
     /// The input's axes after `N` and `C`, as errors show them (`""` or `", H, W"`).
     spatial: &'static str,
+    /// The input's rank: 2 plus one per spatial axis.
+    rank: usize,
 }
 
 impl<T: Float> Core<T> {
-    fn new(layer: &'static str, spatial: &'static str, features: usize) -> Self {
+    fn new(layer: &'static str, spatial: &'static str, rank: usize, features: usize) -> Self {
         Core {
             gamma: Param::new("weight", Tensor::ones(&[features])),
             beta: Param::new("bias", Tensor::zeros(&[features])),
@@ -89,6 +91,7 @@ impl<T: Float> Core<T> {
             eps: 1e-5,
             layer,
             spatial,
+            rank,
         }
     }
 
@@ -121,11 +124,6 @@ impl<T: Float> Core<T> {
         Ok(self)
     }
 
-    /// The input's rank: 2 plus one per spatial axis.
-    fn rank(&self) -> usize {
-        2 + self.spatial.matches(',').count()
-    }
-
     /// The number of values per channel, after checking `shape` is `[N, C, …]` of the layer's
     /// rank with, in training, more than one value per channel; else `Input` naming the layer.
     fn check_input(&self, shape: &[usize], mode: Mode) -> Result<usize> {
@@ -137,7 +135,7 @@ impl<T: Float> Core<T> {
                 .filter(|&(axis, _)| axis != 1)
                 .try_fold(1usize, |n, (_, &d)| n.checked_mul(d))
         };
-        let what = if shape.len() != self.rank() || shape[1] != features {
+        let what = if shape.len() != self.rank || shape[1] != features {
             format!("expected input [N, {features}{}]", self.spatial)
         } else {
             // A shape whose count overflows cannot be a tensor's; say so rather than guess.
@@ -164,8 +162,8 @@ impl<T: Float> Core<T> {
         let features = self.gamma.numel();
         // Every axis but the channels', and the statistics' shape `[1, C, 1, …]`, which
         // broadcasts against the input.
-        let axes: Vec<isize> = (0..self.rank() as isize).filter(|&a| a != 1).collect();
-        let mut stat_shape = vec![1; self.rank()];
+        let axes: Vec<isize> = (0..self.rank as isize).filter(|&a| a != 1).collect();
+        let mut stat_shape = vec![1; self.rank];
         stat_shape[1] = features;
         let tape = x.tape();
         let eps = T::from_f64(self.eps);
@@ -243,7 +241,7 @@ impl<T: Float> BatchNorm1d<T> {
     /// A layer for `features` features, with momentum 0.1 and ε = 1e-5 (PyTorch's defaults).
     pub fn new(features: usize) -> Self {
         BatchNorm1d {
-            core: Core::new("BatchNorm1d", "", features),
+            core: Core::new("BatchNorm1d", "", 2, features),
         }
     }
 
@@ -317,7 +315,7 @@ impl<T: Float> BatchNorm2d<T> {
     /// A layer for `channels` channels, with momentum 0.1 and ε = 1e-5 (PyTorch's defaults).
     pub fn new(channels: usize) -> Self {
         BatchNorm2d {
-            core: Core::new("BatchNorm2d", ", H, W", channels),
+            core: Core::new("BatchNorm2d", ", H, W", 4, channels),
         }
     }
 
