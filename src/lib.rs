@@ -45,10 +45,10 @@ pub mod prelude {
         Backward, Check, Grads, ModelCheck, Param, Tape, Unary, Var, gradcheck, gradcheck_params,
     };
     pub use tapegrad_nn::{
-        AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, Dropout, Elu, Flatten, Forward, Gelu, GeluTanh,
-        Init, LeakyRelu, Linear, LogSoftmax, MaxPool2d, Mish, Mode, Module, Named, NormalizeLayer,
-        Normalizer, Relu, Sequential, Sigmoid, Silu, Softmax, Summary, Tanh, l2_penalty,
-        load_module, prefixed, prefixed_buffers, save_module,
+        AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Dropout, Elu, Embedding, Flatten,
+        Forward, Gelu, GeluTanh, Init, LayerNorm, LeakyRelu, Linear, LogSoftmax, MaxPool2d, Mish,
+        Mode, Module, Named, NormalizeLayer, Normalizer, Relu, Sequential, Sigmoid, Silu, Softmax,
+        Summary, Tanh, l2_penalty, load_module, prefixed, prefixed_buffers, save_module,
     };
     pub use tapegrad_nn::{
         BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, KlDivLoss, L1Loss, MseLoss, NllLoss,

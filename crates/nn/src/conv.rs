@@ -43,8 +43,7 @@ impl<T: Float> Kernel<T> {
         }
         let mut shape = vec![out, inputs / groups];
         shape.extend_from_slice(kernel);
-        let receptive: usize = kernel.iter().product();
-        let (fan_in, fan_out) = (shape[1] * receptive, out * receptive);
+        let (fan_in, fan_out) = crate::init::try_fans(&shape)?;
         Ok(Kernel {
             weight: Param::new("weight", init.sample(&shape, fan_in, fan_out, rng)),
             bias: Some(Param::new("bias", Tensor::zeros(&[out]))),

@@ -11,7 +11,10 @@
 //!
 //! Each comes as a normal or a uniform draw with that variance (uniform on `[−b, b]` has variance
 //! `b²/3`), times an optional `gain²`.
+//!
+//! [`fans`] reads `fan_in` and `fan_out` off a weight's shape, convolution kernels included.
 
+use crate::error::{NnError, Result, or_panic};
 use rand::Rng;
 use tapegrad_tensor::{Float, Tensor};
 
@@ -107,6 +110,48 @@ impl Initializer {
     }
 }
 
+/// `(fan_in, fan_out)` of a weight of `shape`, by PyTorch's rule
+/// (`_calculate_fan_in_and_fan_out`): a linear weight `[out, in]` gives `(in, out)`; a
+/// convolution kernel `[out, in/groups, k₁, k₂, …]` gives
+/// `(in/groups · k₁·k₂·…, out · k₁·k₂·…)`, each input and output unit seeing the whole
+/// receptive field.
+///
+/// ```
+/// # use tapegrad_nn::init;
+/// assert_eq!(init::fans(&[512, 784]), (784, 512)); // Linear(784, 512)
+/// assert_eq!(init::fans(&[64, 32, 3, 3]), (288, 576)); // Conv2d(32, 64, 3)
+/// assert!(init::try_fans(&[10]).is_err());
+/// ```
+///
+/// # Panics
+/// If the shape has fewer than 2 axes; [`try_fans`] returns the error.
+#[track_caller]
+pub fn fans(shape: &[usize]) -> (usize, usize) {
+    or_panic(try_fans(shape))
+}
+
+/// Fallible [`fans`].
+///
+/// # Errors
+/// [`NnError::Config`] naming `init::fans` and the shape if it has fewer than 2 axes (no fan is
+/// defined), or if a fan overflows `usize`.
+pub fn try_fans(shape: &[usize]) -> Result<(usize, usize)> {
+    let error = |why: &str| NnError::Config {
+        what: "init::fans",
+        why: format!("{why}, got shape {shape:?}"),
+    };
+    let [out, inputs, kernel @ ..] = shape else {
+        return Err(error(
+            "needs a weight of at least 2 axes, [out, in, kernel..]",
+        ));
+    };
+    let fans = kernel
+        .iter()
+        .try_fold(1usize, |n, &k| n.checked_mul(k))
+        .and_then(|receptive| Some((inputs.checked_mul(receptive)?, out.checked_mul(receptive)?)));
+    fans.ok_or_else(|| error("the fans overflow usize"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +194,32 @@ mod tests {
                 );
             }
         }
+        // A 3×3 convolution from 32 to 64 channels: fan_in 32·9 = 288, fan_out 64·9 = 576.
+        let shape = [64, 32, 3, 3];
+        let (fan_in, fan_out) = fans(&shape);
+        assert_eq!((fan_in, fan_out), (288, 576));
+        let conv = [Init::He, Init::HeUniform, Init::Xavier, Init::XavierUniform];
+        for (seed, init) in conv.into_iter().enumerate() {
+            let w: Tensor<f64> = Initializer::from(init).sample(
+                &shape,
+                fan_in,
+                fan_out,
+                &mut StdRng::seed_from_u64(100 + seed as u64),
+            );
+            let v = w.to_vec();
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+            // n = 18,432: relative standard error ≤ √(2/n) ≈ 1.04%; 6% is about six of them.
+            let want = match init {
+                Init::He | Init::HeUniform => 2.0 / 288.0,
+                _ => 2.0 / (288.0 + 576.0),
+            };
+            assert!(
+                (var / want - 1.0).abs() < 0.06,
+                "{init:?} on {shape:?}: variance {var:e}, want {want:e}"
+            );
+        }
         let z: Tensor<f32> =
             Initializer::from(Init::Zeros).sample(&[3, 2], 2, 3, &mut StdRng::seed_from_u64(0));
         assert!(z.to_vec().iter().all(|&x| x == 0.0));
@@ -157,5 +228,22 @@ mod tests {
                 .gain(2.0)
                 .sample(&[2], 2, 3, &mut StdRng::seed_from_u64(0));
         assert_eq!(c.to_vec(), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn fans_follow_pytorchs_rule() {
+        assert_eq!(fans(&[3, 5]), (5, 3));
+        assert_eq!(fans(&[8, 4, 5]), (20, 40)); // Conv1d(4, 8, 5)
+        assert_eq!(fans(&[16, 2, 3, 3, 3]), (54, 432)); // Conv3d(2, 16, 3)
+        assert_eq!(fans(&[4, 0, 3, 3]), (0, 36));
+        for bad in [&[][..], &[7]] {
+            let msg = try_fans(bad).unwrap_err().to_string();
+            assert!(
+                msg.contains("init::fans") && msg.contains(&format!("{bad:?}")),
+                "{msg}"
+            );
+        }
+        let msg = try_fans(&[2, usize::MAX, 2]).unwrap_err().to_string();
+        assert!(msg.contains("overflow"), "{msg}");
     }
 }

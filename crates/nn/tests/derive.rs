@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use tapegrad_autograd::{Param, Tape, Var};
 use tapegrad_nn::{
-    BatchNorm1d, Dropout, Forward, Init, Linear, Mode, Module, Relu, Sequential, Summary,
-    load_module, save_module,
+    BatchNorm1d, BatchNorm2d, Dropout, Embedding, Forward, Init, LayerNorm, Linear, Mode, Module,
+    Relu, Sequential, Summary, load_module, save_module,
 };
 use tapegrad_tensor::{Float, Tensor};
 
@@ -336,6 +336,67 @@ fn a_summary_lists_layers_shapes_and_counts() {
     // A wrong input is the model's own error, not a panic.
     let err = Summary::with_input(&model, &[32, 100]).unwrap_err();
     assert!(err.to_string().contains("Linear"), "{err}");
+}
+
+/// Issue 13's layers in one stack: ids `[N, C, H]` embed to `[N, C, H, W]`, which BatchNorm2d
+/// and LayerNorm take. Each prints its settings, clones deeply and reports its output shape.
+#[test]
+fn embedding_and_normalisation_layers_print_clone_and_summarise() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = Sequential::<f32>::new()
+        .push(Embedding::new(10, 4, &mut rng).with_padding_idx(0))
+        .push(BatchNorm2d::new(3))
+        .push(LayerNorm::new(&[5, 4]))
+        .push(LayerNorm::new(&[4]).without_affine());
+    assert_eq!(
+        format!("{model:?}"),
+        "Sequential(Embedding { num_embeddings: 10, embedding_dim: 4, padding_idx: Some(0) }, \
+         BatchNorm2d { features: 3, momentum: 0.1, eps: 1e-5 }, \
+         LayerNorm { normalized_shape: [5, 4], eps: 1e-5, elementwise_affine: true }, \
+         LayerNorm { normalized_shape: [4], eps: 1e-5, elementwise_affine: false })"
+    );
+    let names: Vec<String> = model
+        .parameters()
+        .into_iter()
+        .chain(model.buffers())
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "0.weight",
+            "1.weight",
+            "1.bias",
+            "2.weight",
+            "2.bias",
+            "1.running_mean",
+            "1.running_var"
+        ]
+    );
+
+    let copy = model.clone();
+    let state = |m: &Sequential<f32>| -> Vec<Vec<f32>> {
+        m.parameters()
+            .into_iter()
+            .chain(m.buffers())
+            .map(|(_, p)| p.value().to_vec())
+            .collect()
+    };
+    let before = state(&copy);
+    assert_eq!(before, state(&model));
+    for (_, p) in model.parameters().into_iter().chain(model.buffers()) {
+        p.update(|v| v.iter_mut().for_each(|x| *x += 1.0));
+    }
+    assert_eq!(state(&copy), before);
+    assert_ne!(copy.parameters()[0].1.id(), model.parameters()[0].1.id());
+
+    // Zeros are id 0, a valid id: the trace runs the whole stack.
+    let summary = Summary::with_input(&model, &[2, 3, 5]).unwrap();
+    let outputs: Vec<Option<Vec<usize>>> =
+        summary.rows().iter().map(|r| r.output.clone()).collect();
+    assert_eq!(outputs, vec![Some(vec![2, 3, 5, 4]); 5]);
+    assert_eq!(summary.total_params(), 10 * 4 + 2 * 3 + 2 * 20);
+    assert_eq!(summary.buffer_elements(), 2 * 3);
 }
 
 #[test]

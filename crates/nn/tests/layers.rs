@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use tapegrad_autograd::Tape;
 use tapegrad_nn::{
-    BatchNorm1d, Dropout, FileError, Forward, Init, Linear, Mode, Module, NnError, Relu,
-    Sequential, load_module, save_module,
+    BatchNorm1d, BatchNorm2d, Dropout, Embedding, FileError, Forward, Init, LayerNorm, Linear,
+    Mode, Module, NnError, Relu, Sequential, load_module, save_module,
 };
 use tapegrad_tensor::Tensor;
 use tapegrad_tensor::testing::{assert_walk_passes, caught};
@@ -128,6 +128,430 @@ fn batchnorm_normalises_in_training_and_uses_running_stats_in_eval() {
         assert!((e[f] - want[f]).abs() < 1e-12);
     }
     assert_eq!(bn.buffers().len(), 2);
+}
+
+/// BatchNorm2d by hand in f64: per channel `c`, the mean and biased variance over `N, H, W`,
+/// then `γ_c (x − μ_c)/√(σ²_c + ε) + β_c`; returns the output and the unbiased variances.
+fn naive_batchnorm2d(
+    x: &Tensor<f64>,
+    stats: Option<(&[f64], &[f64])>,
+    gamma: &[f64],
+    beta: &[f64],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let [n, c, h, w] = x.shape() else {
+        panic!("{:?}", x.shape())
+    };
+    let (n, c, h, w) = (*n, *c, *h, *w);
+    let count = (n * h * w) as f64;
+    let mut means = vec![0.0; c];
+    let mut unbiased = vec![0.0; c];
+    let mut out = vec![0.0; n * c * h * w];
+    for ch in 0..c {
+        let values: Vec<f64> = (0..n)
+            .flat_map(|i| (0..h).flat_map(move |y| (0..w).map(move |z| (i, y, z))))
+            .map(|(i, y, z)| x.get(&[i, ch, y, z]))
+            .collect();
+        let mean = values.iter().sum::<f64>() / count;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / count;
+        means[ch] = mean;
+        unbiased[ch] = var * count / (count - 1.0);
+        let (m, v) = match stats {
+            Some((rm, rv)) => (rm[ch], rv[ch]),
+            None => (mean, var),
+        };
+        for i in 0..n {
+            for y in 0..h {
+                for z in 0..w {
+                    let at = ((i * c + ch) * h + y) * w + z;
+                    out[at] =
+                        gamma[ch] * (x.get(&[i, ch, y, z]) - m) / (v + 1e-5).sqrt() + beta[ch];
+                }
+            }
+        }
+    }
+    (out, means, unbiased)
+}
+
+fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol, "{what}[{i}]: {g} vs {w}");
+    }
+}
+
+#[test]
+fn batchnorm2d_matches_a_naive_computation_and_tracks_running_statistics() {
+    let mut rng = StdRng::seed_from_u64(21);
+    let bn = BatchNorm2d::<f64>::new(3);
+    let gamma = vec![1.5, -0.5, 2.0];
+    let beta = vec![0.1, 0.2, -0.3];
+    let params = bn.parameters();
+    assert_eq!(params[0].0, "weight");
+    params[0].1.set_value(Tensor::from_vec(gamma.clone(), &[3]));
+    params[1].1.set_value(Tensor::from_vec(beta.clone(), &[3]));
+    let names: Vec<String> = bn.buffers().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["running_mean", "running_var"]);
+
+    // Two training steps on different batches: r ← 0.9·r + 0.1·stat, from (0, 1).
+    let (mut rm, mut rv) = (vec![0.0; 3], vec![1.0; 3]);
+    for step in 0..2 {
+        let x = Tensor::<f64>::rand_normal_with(&[2, 3, 4, 5], 3.0 - step as f64, 2.0, &mut rng);
+        let y = bn.forward(&Tape::new().input(x.clone()), Mode::Train);
+        assert_eq!(y.shape(), &[2, 3, 4, 5]);
+        let (want, means, unbiased) = naive_batchnorm2d(&x, None, &gamma, &beta);
+        assert_close(&y.value().to_vec(), &want, 1e-12, "train output");
+        for ch in 0..3 {
+            rm[ch] = 0.9 * rm[ch] + 0.1 * means[ch];
+            rv[ch] = 0.9 * rv[ch] + 0.1 * unbiased[ch]; // n = N·H·W = 40
+        }
+        assert_close(&bn.running_mean().to_vec(), &rm, 1e-12, "running mean");
+        assert_close(&bn.running_var().to_vec(), &rv, 1e-12, "running var");
+    }
+
+    // Eval uses the running statistics and moves nothing; a batch of one is fine.
+    let x = Tensor::<f64>::rand_normal(&[1, 3, 2, 2], &mut rng);
+    let before = bn.running_mean().to_vec();
+    let y = bn.forward(&Tape::new().input(x.clone()), Mode::Eval);
+    let (want, _, _) = naive_batchnorm2d(&x, Some((&rm, &rv)), &gamma, &beta);
+    assert_close(&y.value().to_vec(), &want, 1e-12, "eval output");
+    assert_eq!(
+        bn.running_mean().to_vec(),
+        before,
+        "eval moved the running mean"
+    );
+
+    // A channels-last tensor permuted to NCHW (not contiguous) gives what its copy gives.
+    let nhwc = Tensor::<f64>::rand_normal(&[2, 3, 4, 3], &mut rng);
+    let view = nhwc.permute(&[0, 3, 1, 2]);
+    assert!(!view.is_contiguous());
+    let (a, b) = (bn.clone(), bn.clone());
+    for mode in [Mode::Train, Mode::Eval] {
+        let from_view = a.forward(&Tape::new().input(view.clone()), mode);
+        let from_copy = b.forward(&Tape::new().input(view.contiguous()), mode);
+        assert_close(
+            &from_view.value().to_vec(),
+            &from_copy.value().to_vec(),
+            1e-12,
+            "permuted input",
+        );
+    }
+    assert_close(
+        &a.running_var().to_vec(),
+        &b.running_var().to_vec(),
+        1e-12,
+        "running var from a permuted input",
+    );
+    assert!(format!("{bn:?}").starts_with("BatchNorm2d { features: 3, momentum: 0.1"));
+}
+
+#[test]
+fn batchnorm2d_refuses_other_ranks_channels_and_single_values_naming_both_shapes() {
+    let bn = BatchNorm2d::<f64>::new(3);
+    let tape = Tape::new();
+    for (shape, mode, names) in [
+        (
+            &[2, 4, 2, 2][..],
+            Mode::Eval,
+            &["BatchNorm2d", "[N, 3, H, W]", "[2, 4, 2, 2]"][..],
+        ),
+        (
+            &[2, 3, 4],
+            Mode::Train,
+            &["BatchNorm2d", "[N, 3, H, W]", "[2, 3, 4]"],
+        ),
+        (
+            &[2, 3],
+            Mode::Eval,
+            &["BatchNorm2d", "[N, 3, H, W]", "[2, 3]"],
+        ),
+        (
+            &[1, 3, 1, 1],
+            Mode::Train,
+            &[
+                "BatchNorm2d",
+                "more than 1 value per channel",
+                "[1, 3, 1, 1]",
+            ],
+        ),
+        (
+            &[4, 3, 0, 2],
+            Mode::Train,
+            &[
+                "BatchNorm2d",
+                "more than 1 value per channel",
+                "[4, 3, 0, 2]",
+            ],
+        ),
+    ] {
+        let msg = bn
+            .try_forward(&tape.input(Tensor::zeros(shape)), mode)
+            .unwrap_err()
+            .to_string();
+        for name in names {
+            assert!(msg.contains(name), "{shape:?}: {msg} lacks {name}");
+        }
+    }
+    // One image of 2×1 pixels has two values per channel: enough to train on.
+    let y = bn.forward(&tape.input(Tensor::ones(&[1, 3, 2, 1])), Mode::Train);
+    assert_eq!(y.shape(), &[1, 3, 2, 1]);
+    assert_eq!(bn.running_mean().to_vec(), [0.1, 0.1, 0.1]);
+    assert_eq!(
+        bn.forward(&tape.input(Tensor::zeros(&[1, 3, 1, 1])), Mode::Eval)
+            .shape(),
+        &[1, 3, 1, 1]
+    );
+}
+
+#[test]
+fn batchnorm2d_running_statistics_survive_a_save_and_load() {
+    let dir = temp_dir("bn2d");
+    let path = dir.join("bn2d.safetensors");
+    let model = Sequential::<f32>::new()
+        .push(BatchNorm2d::new(2))
+        .push(Relu);
+    let mut rng = StdRng::seed_from_u64(4);
+    for _ in 0..3 {
+        let x = Tensor::rand_normal_with(&[3, 2, 2, 2], 1.0, 3.0, &mut rng);
+        model.forward(&Tape::new().input(x), Mode::Train);
+    }
+    let probe = Tape::new().input(Tensor::rand_normal(&[2, 2, 2, 2], &mut rng));
+    let want = model.forward(&probe, Mode::Eval).value().to_vec();
+    save_module(&model, &path, HashMap::new()).unwrap();
+    let fresh = Sequential::<f32>::new()
+        .push(BatchNorm2d::new(2))
+        .push(Relu);
+    assert_ne!(fresh.forward(&probe, Mode::Eval).value().to_vec(), want);
+    load_module(&fresh, &path).unwrap();
+    assert_eq!(fresh.forward(&probe, Mode::Eval).value().to_vec(), want);
+    let buffers = |m: &Sequential<f32>| -> Vec<(String, Vec<f32>)> {
+        m.buffers()
+            .into_iter()
+            .map(|(n, b)| (n, b.value().to_vec()))
+            .collect()
+    };
+    assert_eq!(buffers(&fresh), buffers(&model));
+    assert_eq!(buffers(&model)[1].0, "0.running_var");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// LayerNorm by hand in f64: for each leading index, the mean and biased variance of the last
+/// `k` axes' `group` values.
+fn naive_layernorm(x: &[f64], group: usize, gamma: &[f64], beta: &[f64]) -> Vec<f64> {
+    x.chunks(group)
+        .flat_map(|row| {
+            let mean = row.iter().sum::<f64>() / group as f64;
+            let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / group as f64;
+            row.iter()
+                .enumerate()
+                .map(move |(i, v)| gamma[i] * (v - mean) / (var + 1e-5).sqrt() + beta[i])
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn layernorm_matches_a_naive_computation_over_one_or_two_trailing_axes() {
+    let mut rng = StdRng::seed_from_u64(8);
+    // [batch, seq, features], as a transformer feeds it; also transposed (not contiguous).
+    let x = Tensor::<f64>::rand_normal_with(&[2, 3, 4], 2.0, 3.0, &mut rng);
+    for normalized in [&[4][..], &[3, 4]] {
+        let ln = LayerNorm::<f64>::new(normalized);
+        let group: usize = normalized.iter().product();
+        let gamma = Tensor::<f64>::rand_normal(normalized, &mut rng);
+        let beta = Tensor::<f64>::rand_normal(normalized, &mut rng);
+        ln.weight().unwrap().set_value(gamma.clone());
+        ln.bias().unwrap().set_value(beta.clone());
+        let want = naive_layernorm(&x.to_vec(), group, &gamma.to_vec(), &beta.to_vec());
+        for mode in [Mode::Train, Mode::Eval] {
+            let y = ln.forward(&Tape::new().input(x.clone()), mode);
+            assert_eq!(y.shape(), &[2, 3, 4]);
+            assert_close(&y.value().to_vec(), &want, 1e-12, "layernorm");
+        }
+        let swapped = x.transpose(0, 1).contiguous().transpose(0, 1);
+        assert!(!swapped.is_contiguous());
+        let y = ln.forward(&Tape::new().input(swapped), Mode::Train);
+        assert_close(
+            &y.value().to_vec(),
+            &want,
+            1e-12,
+            "layernorm of a strided view",
+        );
+    }
+    let plain = LayerNorm::<f64>::new(&[4]).without_affine().with_eps(0.5);
+    assert!(plain.parameters().is_empty());
+    let y = plain.forward(&Tape::new().input(x.clone()), Mode::Eval);
+    let want = naive_layernorm(&x.to_vec(), 4, &[1.0; 4], &[0.0; 4]);
+    let want_eps: Vec<f64> = x
+        .to_vec()
+        .chunks(4)
+        .flat_map(|row| {
+            let mean = row.iter().sum::<f64>() / 4.0;
+            let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 4.0;
+            row.iter()
+                .map(move |v| (v - mean) / (var + 0.5).sqrt())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_close(&y.value().to_vec(), &want_eps, 1e-12, "eps 0.5");
+    assert!(
+        want.iter()
+            .zip(&want_eps)
+            .any(|(a, b)| (a - b).abs() > 1e-3)
+    );
+    assert_eq!(
+        format!("{plain:?}"),
+        "LayerNorm { normalized_shape: [4], eps: 0.5, elementwise_affine: false }"
+    );
+    let names: Vec<String> = LayerNorm::<f32>::new(&[2, 3])
+        .parameters()
+        .into_iter()
+        .map(|(n, p)| format!("{n} {:?}", p.shape()))
+        .collect();
+    assert_eq!(names, ["weight [2, 3]", "bias [2, 3]"]);
+}
+
+#[test]
+fn layernorm_refuses_another_trailing_shape_naming_both() {
+    let ln = LayerNorm::<f64>::new(&[3, 4]);
+    let tape = Tape::new();
+    for shape in [&[2, 4, 3][..], &[4], &[], &[2, 3, 5]] {
+        let msg = ln
+            .try_forward(&tape.input(Tensor::zeros(shape)), Mode::Train)
+            .unwrap_err()
+            .to_string();
+        for name in ["LayerNorm", "[.., 3, 4]", &format!("{shape:?}")] {
+            assert!(msg.contains(name), "{shape:?}: {msg} lacks {name}");
+        }
+    }
+    assert_eq!(
+        ln.forward(&tape.input(Tensor::zeros(&[3, 4])), Mode::Eval)
+            .shape(),
+        &[3, 4]
+    );
+    assert_eq!(
+        ln.forward(&tape.input(Tensor::zeros(&[0, 3, 4])), Mode::Eval)
+            .shape(),
+        &[0, 3, 4]
+    );
+    let msg = LayerNorm::<f64>::try_new(&[]).unwrap_err().to_string();
+    assert!(
+        msg.contains("LayerNorm") && msg.contains("normalized_shape"),
+        "{msg}"
+    );
+    for eps in [f64::NAN, -1.0, f64::INFINITY] {
+        let msg = LayerNorm::<f64>::new(&[2])
+            .try_with_eps(eps)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("LayerNorm") && msg.contains("eps"), "{msg}");
+    }
+}
+
+#[test]
+fn embedding_looks_up_rows_and_accumulates_the_gradient_of_repeated_ids() {
+    let weight = Tensor::<f64>::from_vec((0..8).map(f64::from).collect(), &[4, 2]);
+    let table = Embedding::from_tensor(weight);
+    assert_eq!((table.num_embeddings(), table.embedding_dim()), (4, 2));
+    let tape = Tape::new();
+    let y = table.lookup(&tape, &[3, 0, 3, 1, 3, 2], &[2, 3]);
+    assert_eq!(y.shape(), &[2, 3, 2]);
+    assert_eq!(
+        y.value().to_vec(),
+        [6.0, 7.0, 0.0, 1.0, 6.0, 7.0, 2.0, 3.0, 6.0, 7.0, 4.0, 5.0]
+    );
+    // Weight each output element by its position, so each occurrence's share is visible.
+    let upstream = Tensor::from_vec((1..=12).map(f64::from).collect(), &[2, 3, 2]);
+    let g = y.mul(&tape.input(upstream)).sum_all().backward();
+    let dw = g.get(table.weight()).unwrap().to_vec();
+    // id 3 at positions 0, 2, 4: (1 + 5 + 9, 2 + 6 + 10); id 0 at 1; id 1 at 3; id 2 at 5.
+    assert_eq!(dw, [3.0, 4.0, 7.0, 8.0, 11.0, 12.0, 15.0, 18.0]);
+
+    // The Forward form takes float ids, for Sequential; scalar ids give one vector.
+    let ids = tape.input(Tensor::from_vec(vec![2.0, 0.0], &[2, 1]));
+    let model = Sequential::new().push(table.clone());
+    let y = model.forward(&ids, Mode::Train);
+    assert_eq!(y.shape(), &[2, 1, 2]);
+    assert_eq!(y.value().to_vec(), [4.0, 5.0, 0.0, 1.0]);
+    assert_eq!(table.lookup(&tape, &[1], &[]).shape(), &[2]);
+    assert_eq!(table.lookup(&tape, &[], &[0, 5]).shape(), &[0, 5, 2]);
+    assert_eq!(
+        format!("{table:?}"),
+        "Embedding { num_embeddings: 4, embedding_dim: 2, padding_idx: None }"
+    );
+
+    // N(0, 1) from the caller's generator, reproducibly.
+    let a = Embedding::<f64>::new(50, 40, &mut StdRng::seed_from_u64(3));
+    let b = Embedding::<f64>::new(50, 40, &mut StdRng::seed_from_u64(3));
+    let v = a.weight().value().to_vec();
+    assert_eq!(v, b.weight().value().to_vec());
+    let mean = v.iter().sum::<f64>() / 2000.0;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2000.0;
+    assert!(
+        mean.abs() < 0.15 && (var - 1.0).abs() < 0.2,
+        "mean {mean}, var {var}"
+    );
+}
+
+#[test]
+fn embedding_padding_row_is_zero_and_gets_no_gradient() {
+    let table = Embedding::<f64>::new(4, 3, &mut StdRng::seed_from_u64(1)).with_padding_idx(0);
+    assert_eq!(table.padding_idx(), Some(0));
+    assert_eq!(table.weight().value().narrow(0, 0, 1).to_vec(), [0.0; 3]);
+    table.weight().set_value(Tensor::ones(&[4, 3]));
+    let tape = Tape::new();
+    let y = table.lookup(&tape, &[0, 2, 0, 2], &[4]);
+    assert_eq!(y.value().to_vec(), [1.0; 12]); // the padding row is looked up as it is
+    let g = y.square().sum_all().backward();
+    let dw = g.get(table.weight()).unwrap().to_vec();
+    assert_eq!(
+        dw,
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0, 4.0, 4.0, 0.0, 0.0, 0.0]
+    );
+    let msg = Embedding::<f64>::from_tensor(Tensor::zeros(&[4, 3]))
+        .try_with_padding_idx(4)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("Embedding") && msg.contains("padding_idx 4") && msg.contains("4 embeddings"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn embedding_refuses_bad_ids_naming_the_id_its_position_and_the_table_size() {
+    let table = Embedding::<f64>::new(5, 2, &mut StdRng::seed_from_u64(2));
+    let tape = Tape::new();
+    let err = |r: tapegrad_nn::Result<tapegrad_autograd::Var<f64>>| r.unwrap_err().to_string();
+    let msg = err(table.try_lookup(&tape, &[1, 2, 3, 7], &[2, 2]));
+    for name in ["Embedding", "id 7", "[1, 1]", "5 embeddings", "[2, 2]"] {
+        assert!(msg.contains(name), "{msg} lacks {name}");
+    }
+    let msg = err(table.try_lookup(&tape, &[1, 2, 3], &[2, 2]));
+    assert!(
+        msg.contains("Embedding") && msg.contains("3 ids") && msg.contains("[2, 2]"),
+        "{msg}"
+    );
+    let msg = err(table.try_lookup(&tape, &[usize::MAX], &[1]));
+    assert!(msg.contains(&format!("id {}", usize::MAX)), "{msg}");
+    for (bad, shown) in [
+        (1.5, "1.5"),
+        (-1.0, "-1"),
+        (5.0, "5"),
+        (f64::NAN, "NaN"),
+        (1e300, "1000000"),
+    ] {
+        let ids = tape.input(Tensor::from_vec(vec![0.0, 1.0, 2.0, bad], &[2, 2]));
+        let msg = err(table.try_forward(&ids, Mode::Eval));
+        for name in ["Embedding", shown, "[1, 1]", "5 embeddings", "[2, 2]"] {
+            assert!(msg.contains(name), "{bad}: {msg} lacks {name}");
+        }
+        let panic = caught(|| table.forward(&ids, Mode::Eval).shape().to_vec()).unwrap_err();
+        assert_eq!(panic, msg);
+    }
+    let msg = Embedding::<f64>::try_from_tensor(Tensor::zeros(&[3]))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("Embedding") && msg.contains("[3]"), "{msg}");
 }
 
 #[test]
@@ -610,6 +1034,51 @@ fn bad_inputs_to_every_layer_are_errors_naming_the_layer() {
         );
     }
 
+    // BatchNorm2d over 3 channels, LayerNorm over [3, 4], and a table of 2 embeddings
+    // (zeros are id 0); a refused BatchNorm2d pass moves no statistic.
+    let bn2 = BatchNorm2d::<f64>::new(3);
+    let bn2_err: &[&str] = &["BatchNorm2d", "[N, 3, H, W]", "{shape}"];
+    let ln = LayerNorm::<f64>::new(&[3, 4]);
+    let ln_err: &[&str] = &["LayerNorm", "[.., 3, 4]", "{shape}"];
+    let table = Embedding::<f64>::new(2, 5, &mut StdRng::seed_from_u64(0));
+    for mode in modes {
+        let few: Result<&[usize], &[&str]> = match mode {
+            Mode::Train => Err(&["BatchNorm2d", "more than 1 value per channel", "{shape}"]),
+            Mode::Eval => Ok(&[]),
+        };
+        let cases_here: [(&[usize], Want); 6] = [
+            (&[2, 3, 2, 2], Ok(&[2, 3, 2, 2])),
+            (&[1, 3, 1, 1], few.map(|_| &[1, 3, 1, 1][..])),
+            (&[0, 3, 2, 2], few.map(|_| &[0, 3, 2, 2][..])),
+            (&[2, 3, 4], Err(bn2_err)),
+            (&[2, 4, 2, 2], Err(bn2_err)),
+            (&[], Err(bn2_err)),
+        ];
+        for (shape, want) in cases_here {
+            cases += 1;
+            forward_case(&mut failures, "BatchNorm2d(3)", &bn2, shape, mode, want);
+        }
+        let cases_here: [(&[usize], Want); 4] = [
+            (&[2, 3, 4], Ok(&[2, 3, 4])),
+            (&[0, 3, 4], Ok(&[0, 3, 4])),
+            (&[2, 4, 3], Err(ln_err)),
+            (&[4], Err(ln_err)),
+        ];
+        for (shape, want) in cases_here {
+            cases += 1;
+            forward_case(&mut failures, "LayerNorm([3, 4])", &ln, shape, mode, want);
+        }
+        let cases_here: [(&[usize], Want); 3] = [
+            (&[2, 3], Ok(&[2, 3, 5])),
+            (&[], Ok(&[5])),
+            (&[0], Ok(&[0, 5])),
+        ];
+        for (shape, want) in cases_here {
+            cases += 1;
+            forward_case(&mut failures, "Embedding(2, 5)", &table, shape, mode, want);
+        }
+    }
+
     // Linear from 4 to 2 features takes any [.., 4].
     let mut rng = StdRng::seed_from_u64(0);
     let linear = Linear::<f64>::new(4, 2, Init::He, &mut rng);
@@ -928,7 +1397,7 @@ fn bad_inputs_to_every_layer_are_errors_naming_the_layer() {
         }
     }
 
-    assert_eq!(cases, 115);
+    assert_eq!(cases, 141);
     assert_walk_passes(cases, &failures);
 }
 
