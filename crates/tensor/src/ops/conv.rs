@@ -318,6 +318,26 @@ impl Taps {
     }
 }
 
+/// For a stride-1 convolution whose output rows are as wide as the input's, one tap's valid
+/// outputs and their inputs are the same contiguous run shifted by a constant: the run
+/// `first..last` of the tap's column row and where it starts in the input plane. `None` when the
+/// shapes do not line up that way or the tap reads no input at all.
+fn flat_span(
+    g: &Geometry,
+    (ylo, yhi, yshift): (usize, usize, isize),
+    (xlo, xhi, xshift): (usize, usize, isize),
+) -> Option<(usize, usize, usize)> {
+    let flat = g.rows.stride == 1 && g.cols.stride == 1 && g.ow == g.w;
+    if !flat || ylo >= yhi || xlo >= xhi {
+        return None;
+    }
+    let (first, last) = (ylo * g.ow + xlo, (yhi - 1) * g.ow + xhi);
+    // The input index of output (y, x) is (y + yshift)·w + x + xshift; at `first` it is ≥ 0 and
+    // at `last − 1` below h·w, because both are valid positions.
+    let from = (ylo as isize + yshift) * g.w as isize + xlo as isize + xshift;
+    Some((first, last, usize::try_from(from).ok()?))
+}
+
 /// `cols[(ci, ki, kj), (y, x)] = input[ci, y·sh + ki·dh − ph, x·sw + kj·dw − pw]`, zero outside,
 /// for one group's `[cg, h, w]` input.
 fn im2col<T: Float>(g: &Geometry, taps: &Taps, input: &[T], cols: &mut [T]) {
@@ -330,6 +350,22 @@ fn im2col<T: Float>(g: &Geometry, taps: &Taps, input: &[T], cols: &mut [T]) {
             for &(xlo, xhi, xshift) in &taps.cols {
                 let dst = &mut cols[row * p..(row + 1) * p];
                 row += 1;
+                if let Some((first, last, from)) =
+                    flat_span(g, (ylo, yhi, yshift), (xlo, xhi, xshift))
+                {
+                    // One copy for the whole tap: the columns outside `xlo..xhi` took their
+                    // neighbours' values across the row ends, and are zeroed after.
+                    dst[..first].fill(T::ZERO);
+                    dst[last..].fill(T::ZERO);
+                    dst[first..last].copy_from_slice(&plane[from..][..last - first]);
+                    if xlo > 0 || xhi < ow {
+                        for line in dst[ylo * ow..yhi * ow].chunks_exact_mut(ow) {
+                            line[..xlo].fill(T::ZERO);
+                            line[xhi..].fill(T::ZERO);
+                        }
+                    }
+                    continue;
+                }
                 dst[..ylo * ow].fill(T::ZERO);
                 dst[yhi * ow..].fill(T::ZERO);
                 for y in ylo..yhi {
@@ -360,7 +396,8 @@ fn im2col<T: Float>(g: &Geometry, taps: &Taps, input: &[T], cols: &mut [T]) {
 
 /// The adjoint of [`im2col`]: adds every column entry back onto the input element it was copied
 /// from, for one group's `[cg, h, w]` input gradient.
-fn col2im<T: Float>(g: &Geometry, taps: &Taps, cols: &[T], input: &mut [T]) {
+/// `cols` is scratch: the fast path zeroes the entries of padding positions in place.
+fn col2im<T: Float>(g: &Geometry, taps: &Taps, cols: &mut [T], input: &mut [T]) {
     let (h, w, ow, p) = (g.h, g.w, g.ow, g.p());
     let (sh, sw) = (g.rows.stride, g.cols.stride);
     let mut row = 0;
@@ -368,8 +405,27 @@ fn col2im<T: Float>(g: &Geometry, taps: &Taps, cols: &[T], input: &mut [T]) {
         let plane = &mut input[ci * h * w..][..h * w];
         for &(ylo, yhi, yshift) in &taps.rows {
             for &(xlo, xhi, xshift) in &taps.cols {
-                let src = &cols[row * p..(row + 1) * p];
+                let src = &mut cols[row * p..(row + 1) * p];
                 row += 1;
+                if let Some((first, last, to)) =
+                    flat_span(g, (ylo, yhi, yshift), (xlo, xhi, xshift))
+                {
+                    // One pass for the whole tap, with the padding positions' entries zeroed
+                    // first: across the row ends they line up with real neighbours.
+                    if xlo > 0 || xhi < ow {
+                        for line in src[ylo * ow..yhi * ow].chunks_exact_mut(ow) {
+                            line[..xlo].fill(T::ZERO);
+                            line[xhi..].fill(T::ZERO);
+                        }
+                    }
+                    for (d, s) in plane[to..][..last - first]
+                        .iter_mut()
+                        .zip(&src[first..last])
+                    {
+                        *d += *s;
+                    }
+                    continue;
+                }
                 if xlo >= xhi {
                     continue;
                 }
@@ -576,7 +632,7 @@ fn backward<T: Float>(
                         product((k, og, p), wg, (1, k), gyg, (p, 1), dxg, false);
                     } else {
                         product((k, og, p), wg, (1, k), gyg, (p, 1), &mut dcols, false);
-                        col2im(g, &taps, &dcols, dxg);
+                        col2im(g, &taps, &mut dcols, dxg);
                     }
                 }
             }
