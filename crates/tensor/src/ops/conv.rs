@@ -22,6 +22,7 @@ use crate::shape::check_shape_of;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 /// The most chunks a batch is split into; a function of the batch size alone, never of the
 /// thread count, so every result is the same on any machine.
@@ -451,14 +452,76 @@ fn col2im<T: Float>(g: &Geometry, taps: &Taps, cols: &mut [T], input: &mut [T]) 
 
 /// `c ← a·b (+ c when accumulate)`, one single-threaded product on row-major slices given with
 /// strides. Panics (never reads out of bounds) if a slice is too short for its shape.
-#[allow(clippy::too_many_arguments)]
 fn product<T: Float>(
-    (m, k, n): (usize, usize, usize),
+    dims: (usize, usize, usize),
     a: &[T],
-    (rsa, csa): (usize, usize),
+    a_strides: (usize, usize),
     b: &[T],
-    (rsb, csb): (usize, usize),
+    b_strides: (usize, usize),
     c: &mut [T],
+    accumulate: bool,
+) {
+    let (m, k, n) = dims;
+    if k == 0 && !accumulate {
+        c[..m * n].fill(T::ZERO);
+    }
+    // SAFETY: `c` is an initialised slice of its stated length.
+    unsafe {
+        gemm_checked(
+            dims,
+            (a, a_strides),
+            (b, b_strides),
+            c.as_mut_ptr(),
+            c.len(),
+            accumulate,
+        )
+    }
+}
+
+/// `c ← a·b` into memory not yet initialised; every element of the `m×n` block is written.
+fn product_fresh<T: Float>(
+    dims: (usize, usize, usize),
+    a: &[T],
+    a_strides: (usize, usize),
+    b: &[T],
+    b_strides: (usize, usize),
+    c: &mut [MaybeUninit<T>],
+) {
+    let (m, k, n) = dims;
+    if k == 0 {
+        c[..m * n].iter_mut().for_each(|v| {
+            v.write(T::ZERO);
+        });
+        return;
+    }
+    // SAFETY: with β = 0 the product only writes `c` (never reads it), through a raw pointer to
+    // a slice of the stated length; `MaybeUninit<T>` has `T`'s layout.
+    unsafe {
+        gemm_checked(
+            dims,
+            (a, a_strides),
+            (b, b_strides),
+            c.as_mut_ptr().cast(),
+            c.len(),
+            false,
+        )
+    }
+}
+
+/// An operand: its elements and its (row, column) strides.
+type Operand<'a, T> = (&'a [T], (usize, usize));
+
+/// The one place the conv kernels call gemm: every operand's reach is checked against its slice.
+///
+/// # Safety
+/// `c` must point to `c_len` writable elements that alias neither `a` nor `b`, initialised if
+/// `accumulate`.
+unsafe fn gemm_checked<T: Float>(
+    (m, k, n): (usize, usize, usize),
+    (a, (rsa, csa)): Operand<'_, T>,
+    (b, (rsb, csb)): Operand<'_, T>,
+    c: *mut T,
+    c_len: usize,
     accumulate: bool,
 ) {
     let reach = |rows: usize, cols: usize, rs: usize, cs: usize| {
@@ -469,19 +532,13 @@ fn product<T: Float>(
         }
     };
     assert!(a.len() >= reach(m, k, rsa, csa) && b.len() >= reach(k, n, rsb, csb));
-    assert!(c.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(T::ZERO);
-        }
+    assert!(c_len >= m * n);
+    if m == 0 || n == 0 || k == 0 {
         return;
     }
     let beta = if accumulate { T::ONE } else { T::ZERO };
     // SAFETY: the asserts above keep every read of `a` and `b` and every write of `c` (m×n,
-    // row stride n, column stride 1) inside the slices, which cannot alias (`c` is `&mut`).
+    // row stride n, column stride 1) inside their memory; the caller vouches for `c`.
     unsafe {
         T::gemm(
             m,
@@ -495,7 +552,7 @@ fn product<T: Float>(
             rsb as isize,
             csb as isize,
             beta,
-            c.as_mut_ptr(),
+            c,
             n as isize,
             1,
         )
@@ -537,47 +594,37 @@ fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<
     let (og, k, p, cg) = (g.og(), g.k(), g.p(), g.cg());
     let plane = g.h * g.w;
     let total = g.n * g.o * p;
-    // Uninitialised: each sample's block is first written with its bias (or zeros) while it is
-    // in cache, then the product adds onto it, so the output crosses memory once, not three times.
+    // Uninitialised: the products write every element (β = 0), and the bias is added while a
+    // sample's block is in cache, so the output crosses memory once.
     let mut out: Vec<T> = crate::storage::take_buffer(total);
     let taps = Taps::new(g);
-    for_chunks(
-        g,
-        &mut out.spare_capacity_mut()[..total],
-        g.o * p,
-        |first, chunk| {
-            let mut cols = if g.pointwise() {
-                Vec::new()
-            } else {
-                vec![T::ZERO; k * p]
-            };
-            for (i, out_n) in chunk.chunks_exact_mut(g.o * p).enumerate() {
-                let n = first + i;
-                for (o, row) in out_n.chunks_exact_mut(p).enumerate() {
-                    let b = bias.map_or(T::ZERO, |b| b[o]);
-                    row.iter_mut().for_each(|v| {
-                        v.write(b);
-                    });
-                }
-                // SAFETY: every element of `out_n` was written just above, and `MaybeUninit<T>` has
-                // `T`'s layout.
-                let out_n: &mut [T] =
-                    unsafe { &mut *(out_n as *mut [std::mem::MaybeUninit<T>] as *mut [T]) };
-                for grp in 0..g.groups {
-                    let xg = &x[(n * g.c + grp * cg) * plane..][..cg * plane];
-                    let b: &[T] = if g.pointwise() {
-                        xg
-                    } else {
-                        im2col(g, &taps, xg, &mut cols);
-                        &cols
-                    };
-                    let wg = &w[grp * og * k..][..og * k];
-                    let block = &mut out_n[grp * og * p..][..og * p];
-                    product((og, k, p), wg, (k, 1), b, (p, 1), block, bias.is_some());
+    let spare = &mut out.spare_capacity_mut()[..total];
+    for_chunks(g, spare, g.o * p, |first, chunk| {
+        let mut cols = vec![T::ZERO; if g.pointwise() { 0 } else { k * p }];
+        for (i, out_n) in chunk.chunks_exact_mut(g.o * p).enumerate() {
+            let n = first + i;
+            for grp in 0..g.groups {
+                let xg = &x[(n * g.c + grp * cg) * plane..][..cg * plane];
+                let b: &[T] = if g.pointwise() {
+                    xg
+                } else {
+                    im2col(g, &taps, xg, &mut cols);
+                    &cols
+                };
+                let wg = &w[grp * og * k..][..og * k];
+                let block = &mut out_n[grp * og * p..][..og * p];
+                product_fresh((og, k, p), wg, (k, 1), b, (p, 1), block);
+            }
+            // SAFETY: the products above wrote every element of the sample's block (the groups'
+            // blocks tile it), and `MaybeUninit<T>` has `T`'s layout.
+            let out_n: &mut [T] = unsafe { &mut *(out_n as *mut [MaybeUninit<T>] as *mut [T]) };
+            if let Some(bias) = bias {
+                for (row, &b) in out_n.chunks_exact_mut(p).zip(bias) {
+                    row.iter_mut().for_each(|v| *v += b);
                 }
             }
-        },
-    );
+        }
+    });
     // SAFETY: the chunks cover all `total` elements (`chunk_len · o·p` each, the last one
     // shorter) and each chunk initialised every element of its samples above.
     unsafe { out.set_len(total) };
