@@ -405,3 +405,45 @@ fn bad_inputs_and_options_are_errors_naming_the_op_and_shape() {
         &["adaptive_avg_pool2d_backward", "[2, 3, 4, 4]"],
     );
 }
+
+/// The 2×2, stride-2, unpadded window (the fast path) against the reference, with ties, NaNs and
+/// odd sizes whose last row and column no window reaches.
+#[test]
+fn halving_windows_match_the_reference_with_ties_and_nans() {
+    for (seed, shape) in [(1u64, [2, 3, 8, 6]), (2, [1, 2, 7, 9]), (3, [3, 1, 2, 2])] {
+        let n: usize = shape.iter().product();
+        let values: Vec<f64> = (0..n)
+            .map(|i| {
+                let v = ((i as u64 * 2654435761 + seed) % 7) as f64;
+                if (i as u64 + seed) % 23 == 0 {
+                    f64::NAN
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let x = Tensor::from_vec(values, &shape);
+        let case = Case {
+            shape,
+            kernel: [2, 2],
+            stride: [2, 2],
+            padding: [0, 0],
+        };
+        let (want, want_arg) = naive_max(&x, &case);
+        let (y, argmax) = max_pool2d_with_argmax(&x, Pool2d::new(2)).unwrap();
+        let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+        assert!(
+            y.to_vec().iter().zip(&want).all(|(&a, &b)| same(a, b)),
+            "{shape:?}"
+        );
+        // The reference counts flat input indices; the kernel, positions within a plane.
+        let plane = shape[2] * shape[3];
+        let per_plane = case.out(0) * case.out(1);
+        let local: Vec<usize> = want_arg
+            .iter()
+            .enumerate()
+            .map(|(j, &i)| i - (j / per_plane) * plane)
+            .collect();
+        assert_eq!(argmax, local, "{shape:?}");
+    }
+}
