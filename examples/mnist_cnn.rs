@@ -13,7 +13,7 @@
 
 #[allow(dead_code)] // the MLP's own `main` and helpers this example does not call
 #[path = "mnist_mlp.rs"]
-mod mnist_mlp;
+pub mod mnist_mlp;
 
 use clap::{CommandFactory, FromArgMatches};
 use mnist_mlp::{Args, Recipe};

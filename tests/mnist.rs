@@ -2,13 +2,13 @@
 //! accuracy after one epoch on 20,000 images, the CNN ≥ 97% after 20,000), the same seed gives
 //! the same result, and `--resume` continues exactly where an interrupted run stopped.
 
+// mnist_cnn includes mnist_mlp (its loop and flags), which the MLP tests below use from there.
+#[allow(dead_code)]
 #[path = "../examples/mnist_cnn.rs"]
 mod mnist_cnn;
 #[path = "../examples/mnist_early_stopping.rs"]
 mod mnist_early_stopping;
-#[allow(dead_code)]
-#[path = "../examples/mnist_mlp.rs"]
-mod mnist_mlp;
+use mnist_cnn::mnist_mlp;
 
 use clap::Parser;
 use mnist_mlp::{Args, train};
