@@ -33,18 +33,7 @@ fn build(args: &Args, rng: &mut StdRng) -> Sequential<f32> {
             .push(MaxPool2d::new(2));
         channels = out;
     }
-    model = model.push(Flatten::new());
-    let mut fan_in = channels * 7 * 7;
-    for &width in &args.hidden.0 {
-        model = model
-            .push(Linear::new(fan_in, width, Init::He, rng))
-            .push(Relu);
-        if args.dropout > 0.0 {
-            model = model.push(Dropout::new(args.dropout));
-        }
-        fan_in = width;
-    }
-    model.push(Linear::new(fan_in, 10, Init::Xavier, rng))
+    mnist_mlp::classifier_head(model.push(Flatten::new()), channels * 7 * 7, args, rng)
 }
 
 /// The CNN recipe for the shared MNIST loop.

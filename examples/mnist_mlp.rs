@@ -205,8 +205,17 @@ fn shaped(x: Tensor<f32>, image: &[usize]) -> Tensor<f32> {
 }
 
 fn build_model(args: &Args, rng: &mut StdRng) -> Sequential<f32> {
-    let mut model = Sequential::new();
-    let mut fan_in = 784;
+    classifier_head(Sequential::new(), 784, args, rng)
+}
+
+/// Appends to `model` (whose output has `fan_in` features) the hidden layers of `--hidden`
+/// (linear, ReLU, dropout when `--dropout` is set) and the 10 logits.
+pub fn classifier_head(
+    mut model: Sequential<f32>,
+    mut fan_in: usize,
+    args: &Args,
+    rng: &mut StdRng,
+) -> Sequential<f32> {
     for &width in &args.hidden.0 {
         model = model
             .push(Linear::new(fan_in, width, Init::He, rng))
