@@ -79,14 +79,5 @@ pub fn train(args: &Args) -> Result<Vec<mnist_mlp::EpochStats>, String> {
 #[allow(dead_code)] // a test includes this file as a module and calls `train` directly
 fn main() {
     let args = parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
-    if args.threads > 0 {
-        if let Err(e) = tapegrad::set_num_threads(args.threads) {
-            eprintln!("error: --threads: {e}");
-            std::process::exit(2);
-        }
-    }
-    if let Err(e) = train(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    mnist_mlp::run(&args, &CNN);
 }

@@ -539,17 +539,22 @@ fn plot(path: &Path, title: &str, history: &[EpochStats]) -> Result<(), support:
     )
 }
 
-#[allow(dead_code)] // a test includes this file as a module and calls `train` directly
-fn main() {
-    let args = Args::parse();
+/// What an MNIST example's `main` does: applies `--threads`, trains `recipe`, and exits with the
+/// error's message (status 2 for a bad `--threads`, 1 for a failed run).
+pub fn run(args: &Args, recipe: &Recipe) {
     if args.threads > 0 {
         if let Err(e) = tapegrad::set_num_threads(args.threads) {
             eprintln!("error: --threads: {e}");
             std::process::exit(2);
         }
     }
-    if let Err(e) = train(&args) {
+    if let Err(e) = train_recipe(args, recipe) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+#[allow(dead_code)] // a test includes this file as a module and calls `train` directly
+fn main() {
+    run(&Args::parse(), &MLP);
 }
