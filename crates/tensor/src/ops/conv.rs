@@ -687,16 +687,9 @@ fn backward<T: Float>(
     };
 
     let per_chunk_x = g.chunk_len() * g.c * plane;
-    let mut dx_chunks: Vec<&mut [T]> = if need_x {
-        dx.chunks_mut(per_chunk_x.max(1)).collect()
-    } else {
-        (0..chunks).map(|_| <&mut [T]>::default()).collect()
-    };
-    let mut dw_parts: Vec<&mut [T]> = if need_w {
-        partial.chunks_mut(weight_len.max(1)).collect()
-    } else {
-        (0..chunks).map(|_| <&mut [T]>::default()).collect()
-    };
+    // Buffers not asked for are empty: their chunks are padded with empty slices.
+    let mut dx_chunks: Vec<&mut [T]> = dx.chunks_mut(per_chunk_x.max(1)).collect();
+    let mut dw_parts: Vec<&mut [T]> = partial.chunks_mut(weight_len.max(1)).collect();
     dx_chunks.resize_with(chunks, Default::default);
     dw_parts.resize_with(chunks, Default::default);
     let jobs: Vec<_> = dx_chunks.into_iter().zip(dw_parts).enumerate().collect();
