@@ -9,13 +9,16 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tapegrad_tensor::{Float, Tensor};
 
 /// Distinguishes tapes so vars of two tapes are never mixed; a counter, read by no computation.
 static NEXT_TAPE: AtomicUsize = AtomicUsize::new(0);
+
+/// What a backward pass reports each parameter's final gradient to (see [`Var::backward_with_hook`]).
+pub(crate) type GradHook<'h, T> = dyn FnMut(ParamId, &Tensor<T>) + 'h;
 
 /// The index a constant var carries: it is not on the tape, so nothing walks back into it.
 pub(crate) const CONSTANT: usize = usize::MAX;
@@ -456,10 +459,20 @@ impl<T: Float> Tape<T> {
     }
 
     /// Walks the tape from `root` back to the leaves, starting from `∂L/∂root = seed`.
-    pub(crate) fn backward(&self, root: usize, seed: Tensor<T>) -> Result<Grads<T>> {
+    ///
+    /// With a `hook`, each parameter's complete gradient is passed to it as soon as the walk has
+    /// passed that parameter's lowest leaf (see [`Var::backward_with_hook`]); without one the walk
+    /// does no extra work.
+    pub(crate) fn backward(
+        &self,
+        root: usize,
+        seed: Tensor<T>,
+        hook: Option<&mut GradHook<'_, T>>,
+    ) -> Result<Grads<T>> {
         if let Some(err) = self.anomaly() {
             return Err(err);
         }
+        let mut hook = hook.map(|hook| Finality::new(hook, &self.inner.nodes.borrow()[..=root]));
         let retain = self.inner.retain_graph.get();
         let mut grads: Vec<Option<Tensor<T>>> = Vec::new();
         grads.resize_with(root + 1, || None);
@@ -471,7 +484,13 @@ impl<T: Float> Tape<T> {
         };
         // Creation order is already topological: walking it backwards needs no sort.
         for i in (0..=root).rev() {
-            let Some(g) = grads[i].take() else { continue };
+            let Some(g) = grads[i].take() else {
+                // A param's lowest leaf may get nothing while another of its leaves did.
+                if let Some(hook) = &mut hook {
+                    hook.passed(i, &out.params);
+                }
+                continue;
+            };
             // The rule leaves the tape before it runs (the borrow is released, so a rule may
             // itself use the tape) and is dropped after, with everything it saved.
             let (name, op, inputs, needs) = {
@@ -480,6 +499,9 @@ impl<T: Float> Tape<T> {
                 let Some(name) = node.name else {
                     if let Some(id) = node.param {
                         accumulate(out.params.entry(id), g.contiguous());
+                        if let Some(hook) = &mut hook {
+                            hook.passed(i, &out.params);
+                        }
                     } else if node.keep_grad {
                         out.vars.insert(i, g.contiguous());
                     }
@@ -557,6 +579,44 @@ impl<T: Float> Tape<T> {
             }
         }
         Ok(out)
+    }
+}
+
+/// A backward hook, and where the walk makes each parameter's gradient final.
+///
+/// Every consumer of a leaf has a higher index than the leaf, so once the reverse walk has passed
+/// a parameter's lowest leaf nothing can add to its gradient again.
+struct Finality<'h, T> {
+    hook: &'h mut GradHook<'h, T>,
+    /// `(lowest leaf index, param)` in increasing index order: the walk passes them from the back.
+    pending: Vec<(usize, ParamId)>,
+}
+
+impl<'h, T: Float> Finality<'h, T> {
+    /// Finds each parameter's lowest leaf among `nodes` (the ones at or below the root).
+    fn new(hook: &'h mut GradHook<'h, T>, nodes: &[Node<T>]) -> Self {
+        let mut seen = HashSet::new();
+        let pending = nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, node)| node.param.map(|id| (i, id)))
+            .filter(|&(_, id)| seen.insert(id))
+            .collect();
+        Finality { hook, pending }
+    }
+
+    /// Reports every parameter whose lowest leaf is at or above `i`, which the walk has just
+    /// passed; one with no gradient at all is not reported.
+    fn passed(&mut self, i: usize, params: &HashMap<ParamId, Tensor<T>>) {
+        while let Some(&(at, id)) = self.pending.last() {
+            if at < i {
+                break;
+            }
+            self.pending.pop();
+            if let Some(g) = params.get(&id) {
+                (self.hook)(id, g);
+            }
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 use crate::backward::{Backward, Unary};
 use crate::error::{AutogradError, Result, or_panic};
 use crate::grads::Grads;
-use crate::tape::Tape;
+use crate::param::ParamId;
+use crate::tape::{GradHook, Tape};
 use tapegrad_tensor::{Float, Tensor};
 
 /// A value on a [`Tape`]: a cheap handle (tape, node index) plus the value itself.
@@ -172,6 +173,68 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`Var::backward_with`].
     pub fn try_backward_with(&self, upstream: Tensor<T>) -> Result<Grads<T>> {
+        self.walk(upstream, None)
+    }
+
+    /// [`Var::backward`] that passes each parameter's gradient to `hook` as soon as it is final,
+    /// while the walk goes on (what data-parallel training overlaps its all-reduce with, as
+    /// PyTorch DDP's autograd hooks do).
+    ///
+    /// A gradient is final once the reverse walk has passed the parameter's first link on the
+    /// tape (its lowest leaf), since everything that used it was recorded later. `hook` then gets
+    /// the parameter's id and its complete gradient, summed over every link: the tensor
+    /// [`Grads::get`] returns at the end. It is called once per parameter that has a gradient, in
+    /// the order they become final (for layers linked in forward order, the last layer first); an
+    /// unused or frozen parameter gets no call. If the walk fails part-way, the parameters
+    /// reported before the failure have been reported.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w1 = Param::new("w1", Tensor::from_vec(vec![2.0f32], &[1]));
+    /// let w2 = Param::new("w2", Tensor::from_vec(vec![3.0f32], &[1]));
+    /// let tape = Tape::new();
+    /// let x = tape.input(Tensor::from_vec(vec![5.0], &[1]));
+    /// let h = x.mul(&tape.param(&w1)); // layer 1 links w1 first
+    /// let loss = h.mul(&tape.param(&w2)).sum_all(); // layer 2: loss = x·w1·w2
+    /// let mut reported = Vec::new();
+    /// let grads = loss.backward_with_hook(|id, g| reported.push((id, g.to_vec())));
+    /// // w2's gradient (x·w1 = 10) is final before the walk reaches layer 1.
+    /// assert_eq!(reported, [(w2.id(), vec![10.0]), (w1.id(), vec![15.0])]);
+    /// assert_eq!(grads.get(&w1).unwrap().to_vec(), [15.0]); // x·w2
+    /// // The graph was freed by that walk: a second one is an error, and reports nothing.
+    /// assert!(loss.try_backward_with_hook(|_, _| unreachable!()).is_err());
+    /// ```
+    ///
+    /// # Panics
+    /// If the var has more than one element, or as [`Var::backward`] does;
+    /// [`Var::try_backward_with_hook`] returns the error.
+    #[track_caller]
+    pub fn backward_with_hook(&self, hook: impl FnMut(ParamId, &Tensor<T>)) -> Grads<T> {
+        or_panic(self.try_backward_with_hook(hook))
+    }
+
+    /// Fallible [`Var::backward_with_hook`].
+    ///
+    /// Example: [`Var::backward_with_hook`].
+    ///
+    /// # Errors
+    /// As [`Var::try_backward`]: [`AutogradError::NonScalarRoot`] for a var of more than one
+    /// element, and any error of the walk itself.
+    pub fn try_backward_with_hook(
+        &self,
+        mut hook: impl FnMut(ParamId, &Tensor<T>),
+    ) -> Result<Grads<T>> {
+        if self.value.numel() != 1 {
+            return Err(AutogradError::NonScalarRoot {
+                shape: self.shape().to_vec(),
+            });
+        }
+        self.walk(Tensor::ones(self.shape()), Some(&mut hook))
+    }
+
+    /// The backward pass from this var with `∂L/∂self = upstream`, reporting to `hook` if any.
+    fn walk(&self, upstream: Tensor<T>, hook: Option<&mut GradHook<'_, T>>) -> Result<Grads<T>> {
         if upstream.shape() != self.shape() {
             return Err(AutogradError::UpstreamShape {
                 root: self.shape().to_vec(),
@@ -185,7 +248,7 @@ impl<T: Float> Var<T> {
                 tape_id: self.tape_id(),
             });
         }
-        self.tape.backward(self.index, upstream)
+        self.tape.backward(self.index, upstream, hook)
     }
 
     /// Records `value = op(inputs)` on this var's tape: shorthand for [`Tape::record`].

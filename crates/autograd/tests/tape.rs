@@ -1,8 +1,9 @@
-//! Behaviour of the tape itself: accumulation, broadcasting, constants, threads, memory, anomalies.
+//! Behaviour of the tape itself: accumulation, broadcasting, constants, threads, memory, anomalies,
+//! and the hook that reports each parameter's gradient as soon as it is final.
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tapegrad_autograd::{AutogradError, Backward, Param, Tape, Var};
+use tapegrad_autograd::{AutogradError, Backward, Grads, Param, ParamId, Tape, Var};
 use tapegrad_tensor::{Tensor, live_tensor_bytes};
 
 #[test]
@@ -305,4 +306,161 @@ fn try_forms_on_two_tapes_return_the_error() {
         Var::try_stack(&[&a, &b], 0),
         Err(AutogradError::TapeMismatch { .. })
     ));
+}
+
+/// Runs `backward_with_hook` on `loss`, keeping a copy of what each call saw, and checks that
+/// every call's tensor is the final gradient bit for bit and that no parameter is reported twice.
+fn hooked(loss: &Var<f64>) -> (Vec<ParamId>, Grads<f64>) {
+    let mut seen: Vec<(ParamId, Vec<f64>)> = Vec::new();
+    let grads = loss.backward_with_hook(|id, g| seen.push((id, g.to_vec())));
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (id, g) in &seen {
+        let fin = grads
+            .get_by_id(*id)
+            .expect("a reported param has a gradient");
+        assert_eq!(bits(g), bits(&fin.to_vec()), "{id:?}: reported ≠ final");
+    }
+    let ids: Vec<ParamId> = seen.iter().map(|(id, _)| *id).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "a param reported twice: {ids:?}");
+    assert_eq!(
+        ids.len(),
+        grads.len(),
+        "every param with a gradient is reported"
+    );
+    (ids, grads)
+}
+
+/// Three layers `x·Wᵀ + b` (ReLU between), linked in forward order as `nn::Linear` links them:
+/// bias, then weight.
+fn three_layers(tape: &Tape<f64>, layers: &[(Param<f64>, Param<f64>)]) -> Var<f64> {
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut h = tape.input(Tensor::rand_normal(&[2, 3], &mut rng));
+    for (k, (w, b)) in layers.iter().enumerate() {
+        let b = tape.param(b);
+        h = h.linear(&tape.param(w), Some(&b));
+        if k + 1 < layers.len() {
+            h = h.relu();
+        }
+    }
+    h.square().sum_all()
+}
+
+fn layer_params() -> Vec<(Param<f64>, Param<f64>)> {
+    let mut rng = StdRng::seed_from_u64(1);
+    [(3, 4), (4, 4), (4, 2)]
+        .iter()
+        .map(|&(i, o)| {
+            let w = Param::new("w", Tensor::rand_normal(&[o, i], &mut rng));
+            (w, Param::new("b", Tensor::rand_normal(&[o], &mut rng)))
+        })
+        .collect()
+}
+
+#[test]
+fn the_hook_reports_the_last_layer_first() {
+    let layers = layer_params();
+    let (order, _) = hooked(&three_layers(&Tape::new(), &layers));
+    let want: Vec<ParamId> = layers
+        .iter()
+        .rev()
+        .flat_map(|(w, b)| [w.id(), b.id()]) // the weight, linked last, is final first
+        .collect();
+    assert_eq!(order, want);
+}
+
+#[test]
+fn the_hook_gives_the_same_grads_as_plain_backward() {
+    let layers = layer_params();
+    let plain = three_layers(&Tape::new(), &layers).backward();
+    let (_, with_hook) = hooked(&three_layers(&Tape::new(), &layers));
+    assert_eq!(plain.len(), 6);
+    assert_eq!(with_hook.len(), plain.len());
+    for (id, g) in plain.iter() {
+        let h = with_hook.get_by_id(id).unwrap();
+        let bits = |t: &Tensor<f64>| t.to_vec().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!((h.shape(), bits(h)), (g.shape(), bits(g)), "{id:?}");
+    }
+    // A grad-wanting input gets its gradient too.
+    let tape = Tape::<f64>::new();
+    let x = tape.input_with_grad(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]));
+    let (w, _) = &layers[2]; // [2, 4]
+    let grads = x
+        .linear(&tape.param(w), None)
+        .sum_all()
+        .backward_with_hook(|_, _| {});
+    assert_eq!(
+        grads.wrt(&x).unwrap().to_vec(),
+        w.value().sum(&[0], false).to_vec()
+    );
+}
+
+#[test]
+fn a_param_linked_twice_is_reported_once_after_its_first_link() {
+    let w = Param::new("w", Tensor::<f64>::from_vec(vec![0.5, -1.0], &[2]));
+    let v = Param::new("v", Tensor::<f64>::from_vec(vec![2.0, 3.0], &[2]));
+    let tape = Tape::new();
+    let x = tape.input(Tensor::from_vec(vec![1.5, 2.0], &[2]));
+    let a = (tape.param(&w) * &x).exp(); // w's first link: its lowest leaf
+    let b = &a * tape.param(&v);
+    let loss = (&b * tape.param(&w)).sum_all(); // w again, above v
+    let (order, grads) = hooked(&loss);
+    // The walk meets w's second leaf before v's, but w is final only after its first.
+    assert_eq!(order, [v.id(), w.id()]);
+    // ∂/∂w (e^{wx}·v·w) = e^{wx}·v·(x·w + 1): both links summed.
+    let want: Vec<f64> = [(0.5, 1.5, 2.0), (-1.0, 2.0, 3.0)]
+        .iter()
+        .map(|&(w, x, v): &(f64, f64, f64)| (w * x).exp() * v * (x * w + 1.0))
+        .collect();
+    let got = grads.get(&w).unwrap().to_vec();
+    for (g, e) in got.iter().zip(&want) {
+        assert!((g - e).abs() < 1e-12, "{got:?} vs {want:?}");
+    }
+}
+
+#[test]
+fn a_param_whose_first_link_gets_no_gradient_is_still_reported() {
+    let w = Param::new("w", Tensor::<f64>::from_vec(vec![2.0], &[1]));
+    let u = Param::new("u", Tensor::<f64>::from_vec(vec![3.0], &[1]));
+    let tape = Tape::new();
+    let _dead = tape.param(&w).exp(); // w's lowest leaf, on no path to the loss
+    let loss = (tape.param(&u) * tape.param(&w)).sum_all();
+    let (order, grads) = hooked(&loss);
+    assert_eq!(order, [u.id(), w.id()]);
+    assert_eq!(grads.get(&w).unwrap().to_vec(), [3.0]);
+    assert_eq!(grads.get(&u).unwrap().to_vec(), [2.0]);
+}
+
+#[test]
+fn unused_and_frozen_params_are_not_reported() {
+    let w = Param::new("w", Tensor::<f64>::from_vec(vec![2.0], &[1]));
+    let unused = Param::new("unused", Tensor::<f64>::ones(&[1]));
+    let frozen = Param::new("frozen", Tensor::<f64>::ones(&[1]));
+    frozen.set_requires_grad(false);
+    let tape = Tape::new();
+    let _ = tape.param(&unused); // linked, never used
+    let loss = (tape.param(&frozen) * tape.param(&w)).sum_all();
+    let (order, grads) = hooked(&loss);
+    assert_eq!(order, [w.id()]);
+    assert!(grads.get(&unused).is_none() && grads.get(&frozen).is_none());
+    // Nothing that needs a gradient: no walk, no call.
+    let tape = Tape::<f64>::new();
+    let loss = tape.param(&frozen).sum_all();
+    let grads = loss.backward_with_hook(|id, _| panic!("{id:?} reported"));
+    assert!(grads.is_empty());
+}
+
+#[test]
+fn try_backward_with_hook_returns_errors_before_any_call() {
+    let w = Param::new("w", Tensor::<f64>::ones(&[2]));
+    let tape = Tape::new();
+    let y = tape.param(&w).exp();
+    let err = y.try_backward_with_hook(|id, _| panic!("{id:?} reported"));
+    assert!(matches!(err, Err(AutogradError::NonScalarRoot { .. })));
+    let loss = y.sum_all();
+    let _ = loss.backward_with_hook(|_, _| {});
+    let err = loss.try_backward_with_hook(|id, _| panic!("{id:?} reported"));
+    assert!(matches!(err, Err(AutogradError::GraphFreed { .. })));
 }
