@@ -9,6 +9,7 @@
 //! | [`autograd`] | `tapegrad-autograd` | [`Tape`](autograd::Tape), [`Var`](autograd::Var), [`Param`](autograd::Param), [`Grads`](autograd::Grads), the [`Backward`](autograd::Backward) trait, [`gradcheck`](autograd::gradcheck()) |
 //! | [`nn`] | `tapegrad-nn` (+ `tapegrad-derive`) | [`Module`](nn::Module), [`Forward`](nn::Forward), `#[derive(Module)]`, layers, losses, [`Summary`](nn::Summary), checkpoints |
 //! | [`optim`] | `tapegrad-optim` | optimizers, schedules, [`ReduceLrOnPlateau`](optim::ReduceLrOnPlateau), clipping |
+//! | [`distributed`] | `tapegrad-distributed` | [`DataParallel`](distributed::DataParallel), [`Communicator`](distributed::Communicator), [`Shards`](distributed::Shards); MPI with the `mpi` feature |
 //! | [`data`] | this crate | [`Dataset`](data::Dataset), MNIST, CSV and `.npy` readers, batching, splits |
 //! | [`architecture`] | | how the crates fit together and why |
 //!
@@ -24,6 +25,7 @@ pub mod data;
 pub mod architecture {}
 
 pub use tapegrad_autograd as autograd;
+pub use tapegrad_distributed as distributed;
 pub use tapegrad_nn as nn;
 pub use tapegrad_optim as optim;
 pub use tapegrad_tensor as tensor;

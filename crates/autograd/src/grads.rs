@@ -99,6 +99,21 @@ impl<T: Float> Grads<T> {
         self.params.get_mut(&id)
     }
 
+    /// Sets the gradient of the parameter with id `id`, returning the one it replaces: how a
+    /// data-parallel step gives a parameter that no local pass reached its averaged gradient.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_autograd::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let w = Param::new("w", Tensor::from_vec(vec![2.0f32], &[1]));
+    /// let mut g = Grads::new();
+    /// assert!(g.insert(w.id(), Tensor::from_vec(vec![0.5], &[1])).is_none());
+    /// assert_eq!(g.get(&w).unwrap().to_vec(), [0.5]);
+    /// ```
+    pub fn insert(&mut self, id: ParamId, grad: Tensor<T>) -> Option<Tensor<T>> {
+        self.params.insert(id, grad)
+    }
+
     /// Every parameter gradient, mutably.
     ///
     /// Example: [`Grads::get_mut`].

@@ -1,0 +1,419 @@
+//! `DataParallel`: the model's gradients averaged over the ranks after each backward pass.
+
+use crate::communicator::{Communicator, ReduceBuffers, Scalar};
+use crate::error::{DistError, Result};
+use crate::fingerprint;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tapegrad_autograd::{Grads, Param, ParamId, Var};
+use tapegrad_nn::Module;
+use tapegrad_tensor::{Float, Tensor};
+
+/// What happens to buffers (BatchNorm running statistics) at each gradient reduction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BufferSync {
+    /// Every rank takes rank 0's buffers, so all ranks hold the same model (PyTorch DDP's
+    /// `broadcast_buffers=True`). The default.
+    #[default]
+    FromRoot,
+    /// Every rank takes the mean of all ranks' buffers: running statistics over the whole
+    /// global batch rather than rank 0's shard.
+    Average,
+    /// Each rank keeps its own buffers (they drift apart; rank 0's are what a checkpoint saves).
+    Off,
+}
+
+/// Settings of [`DataParallel`]; every rank must use the same (they are part of the fingerprint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataParallelOptions {
+    /// A bucket is closed once it holds at least this many gradient elements. Default 2¹⁸
+    /// (1 MiB of `f32`): small enough that the last layers' bucket can be reduced while the
+    /// first layers' gradients are still being computed, large enough that each reduction moves
+    /// a useful amount.
+    pub bucket_elements: usize,
+    /// What happens to buffers. Default [`BufferSync::FromRoot`].
+    pub buffers: BufferSync,
+}
+
+impl Default for DataParallelOptions {
+    fn default() -> Self {
+        DataParallelOptions {
+            bucket_elements: 1 << 18,
+            buffers: BufferSync::FromRoot,
+        }
+    }
+}
+
+/// Time spent communicating, to set against the step time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CommStats {
+    /// Gradient reductions done.
+    pub reductions: u64,
+    /// Wall time of [`DataParallel::all_reduce`] calls (pack, reduce, unpack), or, for
+    /// [`DataParallel::backward`], the time after the backward pass spent finishing reductions.
+    pub reduce_time: Duration,
+}
+
+/// Where one parameter's gradient lives in the buckets.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    bucket: usize,
+    offset: usize,
+    len: usize,
+    /// Index of its "has a gradient" count, after the bucket's gradient data.
+    flag: usize,
+}
+
+/// Data-parallel training of one model on every rank: parameters broadcast from rank 0 at the
+/// start, gradients summed over the ranks and divided by their number after every backward pass,
+/// as PyTorch's `DistributedDataParallel` does.
+///
+/// Gradients are packed in the model's parameter order (last parameters first, the order in
+/// which backward finishes them) into flat buckets of about
+/// [`DataParallelOptions::bucket_elements`] elements, one all-reduce per bucket. A parameter
+/// without a gradient on some rank counts as zeros there; one without a gradient on every rank
+/// stays without one, so the optimizer skips it as it would in a single process.
+///
+/// ```
+/// use tapegrad_distributed::{DataParallel, SingleProcess};
+/// # use tapegrad_autograd::Tape;
+/// # use tapegrad_nn::{Forward, Init, Linear, Mode};
+/// # use tapegrad_tensor::Tensor;
+/// # use rand::{SeedableRng, rngs::StdRng};
+/// let model = Linear::<f32>::new(3, 2, Init::He, &mut StdRng::seed_from_u64(0));
+/// let comm = SingleProcess; // or MpiWorld::init()? under mpirun
+/// let mut ddp = DataParallel::new(&comm, &model).unwrap(); // checks and broadcasts the model
+/// let tape = Tape::new();
+/// let loss = model.forward(&tape.input(Tensor::ones(&[4, 3])), Mode::Train).square().mean_all();
+/// let grads = ddp.backward(&loss).unwrap(); // averaged over the ranks
+/// assert_eq!(grads.len(), 2);
+/// ```
+pub struct DataParallel<'c, T: Float + Scalar, C: Communicator> {
+    comm: &'c C,
+    params: Vec<Param<T>>,
+    buffers: Vec<Param<T>>,
+    slots: Vec<Slot>,
+    index_of: HashMap<ParamId, usize>,
+    /// Parameter indices per bucket.
+    members: Vec<Vec<usize>>,
+    buckets: Vec<ReduceBuffers<T>>,
+    options: DataParallelOptions,
+    stats: CommStats,
+}
+
+impl<T: Float + Scalar, C: Communicator> std::fmt::Debug for DataParallel<'_, T, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sizes: Vec<usize> = self.buckets.iter().map(|b| b.send.len()).collect();
+        f.debug_struct("DataParallel")
+            .field("rank", &self.comm.rank())
+            .field("size", &self.comm.size())
+            .field("params", &self.params.len())
+            .field("buckets", &sizes)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
+    /// Wraps `model` with the default options: checks that every rank has the same model and
+    /// gives every rank rank 0's parameters and buffers. Every rank must call it.
+    ///
+    /// # Errors
+    /// [`DistError::ModelMismatch`] on every rank if any rank's model differs from rank 0's in a
+    /// parameter's or buffer's name, shape or dtype, naming the first difference.
+    pub fn new(comm: &'c C, model: &(impl Module<T> + ?Sized)) -> Result<Self> {
+        Self::with_options(comm, model, DataParallelOptions::default())
+    }
+
+    /// [`DataParallel::new`] with settings.
+    ///
+    /// # Errors
+    /// As [`DataParallel::new`]; [`DistError::Config`] for a bucket size of 0.
+    pub fn with_options(
+        comm: &'c C,
+        model: &(impl Module<T> + ?Sized),
+        options: DataParallelOptions,
+    ) -> Result<Self> {
+        if options.bucket_elements == 0 {
+            return Err(DistError::Config("a bucket size of 0 elements".into()));
+        }
+        let named = model.parameters();
+        let named_buffers = model.buffers();
+        let line = |kind: &str, name: &str, p: &Param<T>| {
+            format!("{kind} {name} {:?} {}", p.shape(), T::DTYPE)
+        };
+        let lines = fingerprint::describe(
+            format!(
+                "settings: {} ranks, buckets of {} elements, buffers {:?}",
+                comm.size(),
+                options.bucket_elements,
+                options.buffers
+            ),
+            named
+                .iter()
+                .map(|(n, p)| line("parameter", n, p))
+                .chain(named_buffers.iter().map(|(n, p)| line("buffer", n, p))),
+        );
+        fingerprint::check(comm, &lines)?;
+        let params: Vec<Param<T>> = named.into_iter().map(|(_, p)| p).collect();
+        let buffers: Vec<Param<T>> = named_buffers.into_iter().map(|(_, p)| p).collect();
+        for p in params.iter().chain(&buffers) {
+            p.update(|values| comm.broadcast(values, 0));
+        }
+        let (slots, members, buckets) = layout(&params, options.bucket_elements)?;
+        let index_of = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id(), i))
+            .collect();
+        Ok(DataParallel {
+            comm,
+            params,
+            buffers,
+            slots,
+            index_of,
+            members,
+            buckets,
+            options,
+            stats: CommStats::default(),
+        })
+    }
+
+    /// The communicator.
+    pub fn comm(&self) -> &'c C {
+        self.comm
+    }
+
+    /// Sizes of the buckets, in elements, in the order they are reduced.
+    pub fn bucket_sizes(&self) -> Vec<usize> {
+        self.members
+            .iter()
+            .map(|m| m.iter().map(|&i| self.slots[i].len).sum())
+            .collect()
+    }
+
+    /// Communication counted so far.
+    pub fn stats(&self) -> CommStats {
+        self.stats
+    }
+
+    /// Replaces every gradient in `grads` by its mean over the ranks (one blocking all-reduce per
+    /// bucket), then synchronises buffers as the options say. Every rank must call it once per
+    /// step.
+    pub fn all_reduce(&mut self, grads: &mut Grads<T>) {
+        let start = Instant::now();
+        for (k, m) in self.members.iter().enumerate() {
+            clear_flags(&mut self.buckets[k].send, &self.slots, m);
+        }
+        for (i, slot) in self.slots.iter().enumerate() {
+            let send = &mut self.buckets[slot.bucket].send;
+            pack(send, slot, grads.get_by_id(self.params[i].id()));
+        }
+        self.comm.reduce_while(&mut self.buckets, |_| ());
+        self.unpack(grads);
+        self.sync_buffers();
+        self.stats.reductions += 1;
+        self.stats.reduce_time += start.elapsed();
+    }
+
+    /// Runs `loss`'s backward pass and averages the gradients over the ranks, starting each
+    /// bucket's all-reduce as soon as backward has finished every gradient in it, so that
+    /// communication overlaps the rest of the pass; then synchronises buffers.
+    ///
+    /// # Errors
+    /// [`DistError::Backward`] if the backward pass failed on this rank or on another one (the
+    /// failing rank still takes part in every reduction, so no rank is left waiting).
+    pub fn backward(&mut self, loss: &Var<T>) -> Result<Grads<T>> {
+        let (zero, one) = (T::from_f64(0.0), T::from_f64(1.0));
+        let DataParallel {
+            comm,
+            slots,
+            index_of,
+            members,
+            buckets,
+            ..
+        } = self;
+        let mut waiting: Vec<usize> = members.iter().map(Vec::len).collect();
+        let (result, backward_done) = comm.reduce_while(buckets, |launcher| {
+            for (k, m) in members.iter().enumerate() {
+                clear_flags(launcher.send_mut(k), slots, m);
+            }
+            let result = loss.try_backward_with_hook(|id, grad| {
+                let Some(&i) = index_of.get(&id) else { return };
+                let slot = slots[i];
+                pack(launcher.send_mut(slot.bucket), &slot, Some(grad));
+                waiting[slot.bucket] -= 1;
+                if waiting[slot.bucket] == 0 {
+                    launcher.start(slot.bucket);
+                }
+                launcher.poll();
+            });
+            let backward_done = Instant::now();
+            for (k, m) in members.iter().enumerate() {
+                if waiting[k] == 0 {
+                    continue;
+                }
+                // Gradients the pass never produced: zeros, counted absent.
+                let send = launcher.send_mut(k);
+                for &i in m {
+                    let slot = slots[i];
+                    if send[slot.flag] == zero {
+                        pack(send, &slot, None);
+                    }
+                }
+                if result.is_err() {
+                    send[failure_flag(slots, m)] = one;
+                }
+                launcher.start(k);
+            }
+            (result, backward_done)
+        });
+        let failed_elsewhere = self
+            .members
+            .iter()
+            .enumerate()
+            .any(|(k, m)| self.buckets[k].recv[failure_flag(&self.slots, m)] != zero);
+        let mut grads = match result {
+            Ok(grads) if !failed_elsewhere => grads,
+            Ok(_) => {
+                return Err(DistError::Backward(
+                    "another rank's backward pass failed (its own error says why)".into(),
+                ));
+            }
+            Err(e) => return Err(DistError::Backward(e.to_string())),
+        };
+        self.unpack(&mut grads);
+        self.sync_buffers();
+        self.stats.reductions += 1;
+        self.stats.reduce_time += backward_done.elapsed();
+        Ok(grads)
+    }
+
+    /// Applies [`DataParallelOptions::buffers`] now (it runs after every reduction already).
+    pub fn sync_buffers(&mut self) {
+        let n = T::from_f64(self.comm.size() as f64);
+        for b in &self.buffers {
+            match self.options.buffers {
+                BufferSync::Off => {}
+                BufferSync::FromRoot => b.update(|values| self.comm.broadcast(values, 0)),
+                BufferSync::Average => b.update(|values| {
+                    let mine = values.to_vec();
+                    self.comm.all_reduce_sum(&mine, values);
+                    values.iter_mut().for_each(|v| *v = *v / n);
+                }),
+            }
+        }
+    }
+
+    /// Writes the reduced sums back into `grads`, divided by the number of ranks.
+    fn unpack(&self, grads: &mut Grads<T>) {
+        let n = T::from_f64(self.comm.size() as f64);
+        for (i, slot) in self.slots.iter().enumerate() {
+            let recv = &self.buckets[slot.bucket].recv;
+            if recv[slot.flag] == T::from_f64(0.0) {
+                continue; // no rank had a gradient: the optimizer skips it, as in one process
+            }
+            let mean = recv[slot.offset..slot.offset + slot.len]
+                .iter()
+                .map(|&s| s / n);
+            let p = &self.params[i];
+            match grads.get_mut(p.id()) {
+                Some(g) => g
+                    .as_mut_slice()
+                    .iter_mut()
+                    .zip(mean)
+                    .for_each(|(d, m)| *d = m),
+                None => {
+                    grads.insert(p.id(), Tensor::from_vec(mean.collect(), &p.shape()));
+                }
+            }
+        }
+    }
+}
+
+/// Marks every member absent and clears the failure flag, before a step fills the bucket.
+fn clear_flags<T: Float>(send: &mut [T], slots: &[Slot], members: &[usize]) {
+    for &i in members {
+        send[slots[i].flag] = T::from_f64(0.0);
+    }
+    send[failure_flag(slots, members)] = T::from_f64(0.0);
+}
+
+/// Index of a bucket's failure flag: after its members' data and presence counts.
+fn failure_flag(slots: &[Slot], members: &[usize]) -> usize {
+    members
+        .iter()
+        .map(|&i| slots[i].flag + 1)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Copies a gradient (or zeros, for none) into its place and sets its presence count.
+fn pack<T: Float>(send: &mut [T], slot: &Slot, grad: Option<&Tensor<T>>) {
+    let dst = &mut send[slot.offset..slot.offset + slot.len];
+    match grad {
+        Some(g) => {
+            match g.as_contiguous_slice() {
+                Some(src) => dst.copy_from_slice(src),
+                None => dst.copy_from_slice(&g.to_vec()),
+            }
+            send[slot.flag] = T::from_f64(1.0);
+        }
+        None => {
+            dst.fill(T::from_f64(0.0));
+            send[slot.flag] = T::from_f64(0.0);
+        }
+    }
+}
+
+type Layout<T> = (Vec<Slot>, Vec<Vec<usize>>, Vec<ReduceBuffers<T>>);
+
+/// Buckets filled from the last parameter back (the order backward finishes gradients), each
+/// closed once it holds `cap` elements; each bucket is `[data…, presence counts…, failure flag]`.
+fn layout<T: Float + Scalar>(params: &[Param<T>], cap: usize) -> Result<Layout<T>> {
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut filled = 0usize;
+    for i in (0..params.len()).rev() {
+        current.push(i);
+        filled += params[i].numel();
+        if filled >= cap {
+            members.push(std::mem::take(&mut current));
+            filled = 0;
+        }
+    }
+    if !current.is_empty() {
+        members.push(current);
+    }
+    let mut slots = vec![
+        Slot {
+            bucket: 0,
+            offset: 0,
+            len: 0,
+            flag: 0
+        };
+        params.len()
+    ];
+    let mut buckets = Vec::new();
+    for (k, m) in members.iter().enumerate() {
+        let mut offset = 0usize;
+        for &i in m {
+            let len = params[i].numel();
+            slots[i] = Slot {
+                bucket: k,
+                offset,
+                len,
+                flag: 0,
+            };
+            offset = offset
+                .checked_add(len)
+                .ok_or_else(|| DistError::Config("a bucket larger than memory".into()))?;
+        }
+        for (j, &i) in m.iter().enumerate() {
+            slots[i].flag = offset + j;
+        }
+        // data, one presence count per member, one failure flag
+        buckets.push(ReduceBuffers::zeros(offset + m.len() + 1));
+    }
+    Ok((slots, members, buckets))
+}
