@@ -1,0 +1,317 @@
+//! Trains the `mnist_mlp` model data-parallel: N processes (on one machine or several), each on
+//! its share of every batch, gradients averaged over MPI after every backward pass.
+//!
+//! One machine, two processes:
+//!
+//! ```text
+//! cargo build --release --features mpi --example mnist_ddp
+//! mpirun -np 2 target/release/examples/mnist_ddp --batch-size 256
+//! ```
+//!
+//! Several machines: the same binary and data path on each (a shared folder, or a copy at the
+//! same place), and a hostfile naming them: `mpirun -np 4 --hostfile hosts
+//! target/release/examples/mnist_ddp`. Without the `mpi` feature it runs as one process.
+//!
+//! What it does, beside `mnist_mlp`'s loop: `--batch-size` is the global batch, split evenly
+//! over the ranks (each epoch's permutation is drawn from the same seed on every rank, and each
+//! rank reads its slice of every global batch); rank 0's initial weights are broadcast; each
+//! rank draws its own dropout masks; the test set is evaluated in shards and the figures
+//! summed; only rank 0 prints and writes checkpoints, and `--resume` reads the checkpoint on
+//! every rank (so it must be readable there) and requires the world size it was saved with.
+//! Each epoch line gives samples/s over all ranks and the share of the step spent in
+//! gradient all-reduces that backward did not hide.
+
+#[allow(dead_code)] // the MLP's own `main` and helpers this example does not call
+#[path = "mnist_mlp.rs"]
+pub mod mnist_mlp;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use mnist_mlp::{Args as MlpArgs, EpochStats, MLP};
+use std::collections::HashMap;
+use std::time::Instant;
+use tapegrad::data::Dataset;
+use tapegrad::distributed::{
+    BufferSync, Communicator, DataParallel, DataParallelOptions, Shards, rank_seed,
+};
+use tapegrad::nn::{Forward, Mode, Module, load_module, save_module};
+use tapegrad::prelude::{Tape, l2_penalty};
+use tapegrad::rand::{SeedableRng, rngs::StdRng};
+
+/// Flags: those of `mnist_mlp` (with `--batch-size` the global batch) and the data-parallel ones.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mnist_ddp",
+    about = "Train the MNIST MLP data-parallel over MPI (run under mpirun; one process without the `mpi` feature)"
+)]
+pub struct Args {
+    /// The training flags of mnist_mlp.
+    #[command(flatten)]
+    pub base: MlpArgs,
+    /// Reduce all gradients after backward instead of overlapping each bucket's reduction with it.
+    #[arg(long)]
+    pub no_overlap: bool,
+    /// Gradient elements per all-reduce bucket.
+    #[arg(long, default_value_t = DataParallelOptions::default().bucket_elements)]
+    pub bucket_elements: usize,
+}
+
+/// Kernel threads per rank: the flag, else this machine's cores shared by its ranks.
+fn threads_per_rank(args: &MlpArgs, comm: &impl Communicator) -> usize {
+    if args.threads > 0 {
+        return args.threads;
+    }
+    // Open MPI and MPICH say how many ranks share this machine; else assume all of them do.
+    let local = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse::<usize>().ok())
+        .unwrap_or(comm.size());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / local.max(1)).max(1)
+}
+
+/// Sums `values` over the ranks.
+fn summed(comm: &impl Communicator, values: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; values.len()];
+    comm.all_reduce_sum(values, &mut out);
+    out
+}
+
+/// Test loss and accuracy, each rank evaluating its share of the test set.
+fn evaluate(comm: &impl Communicator, model: &dyn Forward<f32>, test: &Dataset<f32>) -> (f64, f64) {
+    let (n, r, size) = (test.len(), comm.rank(), comm.size());
+    let part = test.subset(r * n / size..(r + 1) * n / size);
+    let (loss, accuracy) = mnist_mlp::evaluate(model, &part, MLP.image);
+    let m = part.len() as f64;
+    let total = summed(comm, &[loss * m, accuracy * m]);
+    (total[0] / n as f64, total[1] / n as f64)
+}
+
+/// The whole run on every rank; rank 0 prints. Returns the epochs trained.
+pub fn train(comm: &impl Communicator, args: &Args) -> Result<Vec<EpochStats>, String> {
+    let base = &args.base;
+    let root = comm.is_root();
+    if let Some(path) = &base.plot {
+        mnist_mlp::support::check_plot_path(path)?;
+    }
+    if let Some(path) = &base.checkpoint {
+        for file in [path.clone(), mnist_mlp::optim_path(path)] {
+            mnist_mlp::support::check_writable(&file)
+                .map_err(|e| format!("--checkpoint {}: {e}", file.display()))?;
+        }
+    }
+    let run_start = Instant::now();
+    let (train, test) = mnist_mlp::load_data(base)?;
+    let shards = Shards::new(train.len(), base.batch_size, comm.rank(), comm.size())
+        .map_err(|e| format!("--batch-size: {e}"))?;
+    let model = (MLP.build)(base, &mut StdRng::seed_from_u64(base.seed));
+    let mut opt = mnist_mlp::build_optimizer(base, &model);
+    let schedule = mnist_mlp::build_schedule(base);
+    let mut first_epoch = 0;
+    if base.resume {
+        let path = base
+            .checkpoint
+            .as_ref()
+            .expect("clap requires --checkpoint");
+        let meta = load_module(&model, path).map_err(|e| format!("--resume: {e}"))?;
+        let saved = meta.get("world_size").and_then(|s| s.parse::<usize>().ok());
+        if saved != Some(comm.size()) {
+            return Err(format!(
+                "--resume: {} was saved by {} ranks and this run has {}: resume with the same number",
+                path.display(),
+                saved.map_or("an unknown number of".into(), |s| s.to_string()),
+                comm.size()
+            ));
+        }
+        let state = tapegrad::optim::load_state_dict_file::<f32>(mnist_mlp::optim_path(path))
+            .map_err(|e| format!("--resume: {e}"))?;
+        opt.load_state_dict(&state)
+            .map_err(|e| format!("--resume: {e}"))?;
+        first_epoch = meta
+            .get("epoch")
+            .and_then(|e| e.parse().ok())
+            .ok_or("--resume: the checkpoint has no epoch")?;
+        if root {
+            println!("resumed from {} after epoch {first_epoch}", path.display());
+        }
+    }
+    let options = DataParallelOptions {
+        bucket_elements: args.bucket_elements,
+        buffers: BufferSync::FromRoot,
+    };
+    let mut ddp = DataParallel::with_options(comm, &model, options).map_err(|e| e.to_string())?;
+    if root {
+        println!(
+            "{} ranks × {} threads; global batch {} ({} per rank), {} steps per epoch; buckets {:?}; {}",
+            comm.size(),
+            tapegrad::num_threads(),
+            base.batch_size,
+            shards.local_batch(),
+            shards.steps(),
+            ddp.bucket_sizes(),
+            if args.no_overlap {
+                "reduce after backward"
+            } else {
+                "reductions overlap backward"
+            }
+        );
+        println!(
+            "{} training / {} test images; {} with {} parameters; {:?}, lr {} ({:?})",
+            train.len(),
+            test.len(),
+            (MLP.describe)(base),
+            model.num_parameters(),
+            base.optimizer,
+            base.lr,
+            base.schedule
+        );
+    }
+    let mut history = Vec::new();
+    for epoch in first_epoch..base.epochs {
+        let lr = schedule.lr(epoch);
+        opt.set_lr(lr);
+        let epoch_seed = base.seed ^ (epoch as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let steps = shards.epoch(epoch_seed);
+        let bar = if base.quiet || !root {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(steps.len() as u64)
+        };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} steps ({eta})")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{}/{}", epoch + 1, base.epochs));
+        let reduce_before = ddp.stats().reduce_time;
+        let start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (step, indices) in steps.iter().enumerate() {
+            let batch = train.select(indices);
+            let (x, y) = (batch.x().clone(), batch.y().to_vec());
+            let step_seed = base.seed ^ ((epoch as u64) << 32 | step as u64);
+            let tape = Tape::with_seed(rank_seed(step_seed, comm.rank()));
+            let logits = model.forward(&tape.input(mnist_mlp::shaped(x, MLP.image)), Mode::Train);
+            let mut loss = logits.cross_entropy(&y);
+            if base.lambda > 0.0 {
+                loss = loss + l2_penalty(&tape, &model, base.lambda, base.batch_size);
+            }
+            loss_sum += loss.value().item() as f64 * y.len() as f64;
+            correct += mnist_mlp::count_correct(logits.value(), &y);
+            seen += y.len();
+            drop(logits);
+            let grads = if args.no_overlap {
+                let mut grads = loss.backward();
+                ddp.all_reduce(&mut grads);
+                grads
+            } else {
+                ddp.backward(&loss).map_err(|e| e.to_string())?
+            };
+            drop((loss, tape)); // the step below updates the weights in place
+            opt.step(&grads);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let seconds = start.elapsed().as_secs_f64();
+        let reduce = (ddp.stats().reduce_time - reduce_before).as_secs_f64();
+        let totals = summed(
+            comm,
+            &[loss_sum, correct as f64, seen as f64, seconds, reduce],
+        );
+        let (test_loss, test_accuracy) = evaluate(comm, &model, &test);
+        let ranks = comm.size() as f64;
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            lr,
+            train_loss: totals[0] / totals[2],
+            train_accuracy: totals[1] / totals[2],
+            test_loss,
+            test_accuracy,
+            seconds: totals[3] / ranks,
+        };
+        if root {
+            println!(
+                "epoch {:>2}: lr {:.2e}  train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} samples/s  all-reduce {:.1}% of the step",
+                stats.epoch,
+                stats.lr,
+                stats.train_loss,
+                100.0 * stats.train_accuracy,
+                stats.test_loss,
+                100.0 * stats.test_accuracy,
+                stats.seconds,
+                totals[2] / stats.seconds,
+                100.0 * totals[4] / totals[3],
+            );
+        }
+        history.push(stats);
+        if let Some(path) = &base.checkpoint {
+            comm.on_root(|| -> Result<(), String> {
+                let meta = HashMap::from([
+                    ("epoch".to_string(), (epoch + 1).to_string()),
+                    ("world_size".to_string(), comm.size().to_string()),
+                ]);
+                save_module(&model, path, meta).map_err(|e| e.to_string())?;
+                tapegrad::optim::save_state_dict_file(
+                    mnist_mlp::optim_path(path),
+                    &opt.state_dict(),
+                )
+                .map_err(|e| e.to_string())
+            })
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    if root {
+        if let Some(best) = history
+            .iter()
+            .max_by(|a, b| a.test_accuracy.total_cmp(&b.test_accuracy))
+        {
+            println!(
+                "done in {:.1} s: best test accuracy {:.2}% at epoch {}, last {:.2}%",
+                run_start.elapsed().as_secs_f64(),
+                100.0 * best.test_accuracy,
+                best.epoch,
+                100.0 * history.last().map_or(0.0, |s| s.test_accuracy)
+            );
+        }
+        match &base.checkpoint {
+            Some(path) => println!(
+                "model saved to {} by rank 0; continue with --resume",
+                path.display()
+            ),
+            None => println!("model not saved (pass --checkpoint FILE to keep it)"),
+        }
+        if let Some(path) = &base.plot {
+            mnist_mlp::plot(path, "MNIST MLP, data-parallel", &history)
+                .map_err(|e| e.to_string())?;
+            println!("curves written to {}", path.display());
+        }
+    }
+    Ok(history)
+}
+
+/// Applies the thread count, trains, and exits with the error's message (status 1).
+fn run(comm: &impl Communicator, args: &Args) {
+    if let Err(e) = tapegrad::set_num_threads(threads_per_rank(&args.base, comm)) {
+        eprintln!("error: --threads: {e}");
+        std::process::exit(2);
+    }
+    if let Err(e) = train(comm, args) {
+        eprintln!("error (rank {}): {e}", comm.rank());
+        std::process::exit(1);
+    }
+}
+
+#[allow(dead_code)] // a test includes this file as a module and calls `train` directly
+fn main() {
+    let args = Args::parse();
+    #[cfg(feature = "mpi")]
+    {
+        let world = tapegrad::distributed::MpiWorld::init().unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        });
+        run(&world, &args);
+    }
+    #[cfg(not(feature = "mpi"))]
+    run(&tapegrad::distributed::SingleProcess, &args);
+}
