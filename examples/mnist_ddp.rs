@@ -72,9 +72,9 @@ fn threads_per_rank(args: &MlpArgs, comm: &impl Communicator) -> usize {
 
 /// Sums `values` over the ranks.
 fn summed(comm: &impl Communicator, values: &[f64]) -> Vec<f64> {
-    let mut out = vec![0.0; values.len()];
-    comm.all_reduce_sum(values, &mut out);
-    out
+    let mut sums = values.to_vec();
+    comm.all_reduce_sum(&mut sums);
+    sums
 }
 
 /// Test loss and accuracy, each rank evaluating its share of the test set.

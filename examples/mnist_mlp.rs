@@ -228,6 +228,7 @@ pub fn classifier_head(
     model.push(Linear::new(fan_in, 10, Init::Xavier, rng))
 }
 
+/// The optimizer `--optimizer` names, over `model`'s parameters, at `--lr`.
 pub fn build_optimizer(args: &Args, model: &Sequential<f32>) -> Box<dyn Optimizer<f32>> {
     let params = model.parameters();
     match args.optimizer {
@@ -270,6 +271,7 @@ pub fn build_optimizer(args: &Args, model: &Sequential<f32>) -> Box<dyn Optimize
     }
 }
 
+/// The learning-rate schedule `--schedule` names.
 pub fn build_schedule(args: &Args) -> Box<dyn Schedule> {
     let lr = args.lr;
     match args.schedule {
@@ -318,6 +320,7 @@ pub fn evaluate(model: &dyn Forward<f32>, data: &Dataset<f32>, image: &[usize]) 
     (loss_sum / n, correct as f64 / n)
 }
 
+/// How many rows of `logits` have their largest value at the label.
 pub fn count_correct(logits: &Tensor<f32>, labels: &[usize]) -> usize {
     logits
         .argmax(-1)
@@ -327,6 +330,7 @@ pub fn count_correct(logits: &Tensor<f32>, labels: &[usize]) -> usize {
         .count()
 }
 
+/// Where the optimizer state of a checkpoint goes: `PATH.optim`.
 pub fn optim_path(checkpoint: &Path) -> PathBuf {
     let mut name = checkpoint.as_os_str().to_os_string();
     name.push(".optim");
@@ -509,6 +513,7 @@ pub fn train_recipe(args: &Args, recipe: &Recipe) -> Result<Vec<EpochStats>, Str
     Ok(history)
 }
 
+/// Writes the loss and accuracy curves of `history` to a PNG.
 pub fn plot(path: &Path, title: &str, history: &[EpochStats]) -> Result<(), support::ChartError> {
     use support::{Panel, Series, figure};
     let pts = |f: fn(&EpochStats) -> f64| {

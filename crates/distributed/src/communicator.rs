@@ -35,35 +35,15 @@ pub mod wire {
     impl<T> Wire for T {}
 }
 
-/// A send buffer and the buffer its all-reduced sum lands in (MPI reduces out of place here:
-/// rsmpi's safe API has no `MPI_IN_PLACE`, and the packed send buffer is needed anyway).
-#[derive(Debug, Clone, Default)]
-pub struct ReduceBuffers<T> {
-    /// This rank's contribution.
-    pub send: Vec<T>,
-    /// The sum over all ranks, after the reduction completes.
-    pub recv: Vec<T>,
-}
-
-impl<T: Scalar> ReduceBuffers<T> {
-    /// Two zeroed buffers of `len` elements.
-    pub fn zeros(len: usize) -> Self {
-        ReduceBuffers {
-            send: vec![T::default(); len],
-            recv: vec![T::default(); len],
-        }
-    }
-}
-
 /// Starts reductions while other work (a backward pass) goes on; given by
 /// [`Communicator::reduce_while`].
 pub trait Launcher<T> {
-    /// The send buffer of bucket `k`, to fill before [`Launcher::start`].
+    /// Bucket `k`, to fill before [`Launcher::start`].
     ///
     /// # Panics
     /// If bucket `k` has been started already.
-    fn send_mut(&mut self, k: usize) -> &mut [T];
-    /// Starts the all-reduce of bucket `k` (non-blocking); a bucket starts at most once.
+    fn bucket_mut(&mut self, k: usize) -> &mut [T];
+    /// Starts the in-place all-reduce of bucket `k` (non-blocking); a bucket starts at most once.
     fn start(&mut self, k: usize);
     /// Lets started reductions make progress (MPI progresses inside its own calls).
     fn poll(&mut self) {}
@@ -85,18 +65,18 @@ pub trait Communicator {
     }
     /// Waits until every rank has called it.
     fn barrier(&self);
-    /// `recv ← Σ over ranks of send`, on every rank; the lengths must agree.
-    fn all_reduce_sum<T: Scalar>(&self, send: &[T], recv: &mut [T]);
+    /// `buf ← Σ over ranks of buf`, on every rank, in place; the lengths must agree.
+    fn all_reduce_sum<T: Scalar>(&self, buf: &mut [T]);
     /// The largest `value` over the ranks, on every rank.
     fn all_reduce_max(&self, value: u64) -> u64;
     /// `buf ← root's buf` on every rank.
     fn broadcast<T: Scalar>(&self, buf: &mut [T], root: usize);
-    /// Runs `work`, which may start the all-reduce of any bucket as soon as its send buffer is
+    /// Runs `work`, which may start the in-place all-reduce of any bucket as soon as it is
     /// filled; returns after every bucket's reduction has completed (buckets `work` did not start
     /// are started at the end, in order).
     fn reduce_while<T: Scalar, R>(
         &self,
-        buckets: &mut [ReduceBuffers<T>],
+        buckets: &mut [Vec<T>],
         work: impl FnOnce(&mut dyn Launcher<T>) -> R,
     ) -> R;
 
@@ -149,9 +129,7 @@ impl Communicator for SingleProcess {
 
     fn barrier(&self) {}
 
-    fn all_reduce_sum<T: Scalar>(&self, send: &[T], recv: &mut [T]) {
-        recv.copy_from_slice(send);
-    }
+    fn all_reduce_sum<T: Scalar>(&self, _buf: &mut [T]) {}
 
     fn all_reduce_max(&self, value: u64) -> u64 {
         value
@@ -163,39 +141,30 @@ impl Communicator for SingleProcess {
 
     fn reduce_while<T: Scalar, R>(
         &self,
-        buckets: &mut [ReduceBuffers<T>],
+        buckets: &mut [Vec<T>],
         work: impl FnOnce(&mut dyn Launcher<T>) -> R,
     ) -> R {
-        let mut launcher = CopyLauncher {
+        work(&mut Alone {
             started: vec![false; buckets.len()],
             buckets,
-        };
-        let out = work(&mut launcher);
-        for k in 0..launcher.buckets.len() {
-            if !launcher.started[k] {
-                launcher.start(k);
-            }
-        }
-        out
+        })
     }
 }
 
-/// A world of one: starting a reduction copies the send buffer.
-struct CopyLauncher<'a, T> {
-    buckets: &'a mut [ReduceBuffers<T>],
+/// A world of one: a bucket's sum is the bucket.
+struct Alone<'a, T> {
+    buckets: &'a mut [Vec<T>],
     started: Vec<bool>,
 }
 
-impl<T: Scalar> Launcher<T> for CopyLauncher<'_, T> {
-    fn send_mut(&mut self, k: usize) -> &mut [T] {
+impl<T: Scalar> Launcher<T> for Alone<'_, T> {
+    fn bucket_mut(&mut self, k: usize) -> &mut [T] {
         assert!(!self.started[k], "bucket {k} was started already");
-        &mut self.buckets[k].send
+        &mut self.buckets[k]
     }
 
     fn start(&mut self, k: usize) {
         assert!(!self.started[k], "bucket {k} was started twice");
         self.started[k] = true;
-        let ReduceBuffers { send, recv } = &mut self.buckets[k];
-        recv.copy_from_slice(send);
     }
 }

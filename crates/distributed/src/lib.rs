@@ -40,7 +40,7 @@ mod mpi_world;
 mod parallel;
 mod shard;
 
-pub use communicator::{Communicator, Launcher, ReduceBuffers, Scalar, SingleProcess, wire};
+pub use communicator::{Communicator, Launcher, Scalar, SingleProcess, wire};
 pub use error::{DistError, Result};
 #[cfg(feature = "mpi")]
 pub use mpi_world::MpiWorld;

@@ -1,12 +1,19 @@
 //! The MPI communicator: `MPI_COMM_WORLD` through rsmpi.
 
-use crate::communicator::{Communicator, Launcher, ReduceBuffers, Scalar};
+use crate::communicator::{Communicator, Launcher, Scalar};
 use crate::error::{DistError, Result};
 use mpi::collective::SystemOperation;
 use mpi::environment::{Threading, Universe};
-use mpi::request::{LocalScope, Request};
+use mpi::ffi::{MPI_Comm, MPI_Request};
+use mpi::raw::AsRaw;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator as _, CommunicatorCollectives, Root};
+use std::ffi::{c_int, c_void};
+
+unsafe extern "C" {
+    /// `MPI_IN_PLACE` as the MPI library's header defines it (src/mpi_shim.c).
+    fn tapegrad_mpi_in_place() -> *mut c_void;
+}
 
 /// Every process `mpirun` started, through MPI: create one with [`MpiWorld::init`] at the start
 /// of `main` and keep it until the end (dropping it finalizes MPI).
@@ -92,14 +99,20 @@ impl Communicator for MpiWorld {
         self.world.barrier();
     }
 
-    fn all_reduce_sum<T: Scalar>(&self, send: &[T], recv: &mut [T]) {
-        assert_eq!(
-            send.len(),
-            recv.len(),
-            "all_reduce_sum: buffer lengths differ"
-        );
-        self.world
-            .all_reduce_into(send, recv, SystemOperation::sum());
+    fn all_reduce_sum<T: Scalar>(&self, buf: &mut [T]) {
+        let count = mpi_count(buf.len());
+        // SAFETY: `buf` is a live, exclusively borrowed slice of `count` elements of the datatype
+        // equivalent to `T`; the call is blocking, so MPI is done with it when it returns.
+        unsafe {
+            mpi::ffi::MPI_Allreduce(
+                tapegrad_mpi_in_place(),
+                buf.as_mut_ptr().cast(),
+                count,
+                T::equivalent_datatype().as_raw(),
+                mpi::ffi::RSMPI_SUM,
+                self.world.as_raw(),
+            );
+        }
     }
 
     fn all_reduce_max(&self, value: u64) -> u64 {
@@ -115,42 +128,64 @@ impl Communicator for MpiWorld {
 
     fn reduce_while<T: Scalar, R>(
         &self,
-        buckets: &mut [ReduceBuffers<T>],
+        buckets: &mut [Vec<T>],
         work: impl FnOnce(&mut dyn Launcher<T>) -> R,
     ) -> R {
-        mpi::request::scope(|scope| {
-            let mut launcher = MpiLauncher {
-                world: &self.world,
-                scope,
-                slots: buckets.iter_mut().map(Some).collect(),
-                pending: Vec::new(),
-            };
-            let out = work(&mut launcher);
-            for k in 0..launcher.slots.len() {
-                if launcher.slots[k].is_some() {
-                    launcher.start(k);
-                }
+        let mut launcher = MpiLauncher {
+            comm: self.world.as_raw(),
+            slots: buckets.iter_mut().map(|b| Some(b.as_mut_slice())).collect(),
+            pending: Vec::new(),
+        };
+        let out = work(&mut launcher);
+        for k in 0..launcher.slots.len() {
+            if launcher.slots[k].is_some() {
+                launcher.start(k);
             }
-            for request in launcher.pending.drain(..) {
-                request.wait_without_status();
-            }
-            out
-        })
+        }
+        launcher.wait_all();
+        out
     }
 }
 
-/// Non-blocking all-reduces (`MPI_Iallreduce`) of buckets, each borrowed until the scope ends.
-struct MpiLauncher<'a, 's, T: Scalar> {
-    world: &'a SimpleCommunicator,
-    scope: &'s LocalScope<'a>,
-    slots: Vec<Option<&'a mut ReduceBuffers<T>>>,
-    pending: Vec<Request<'a, [T], &'s LocalScope<'a>>>,
+/// `len` as MPI's element count.
+fn mpi_count(len: usize) -> c_int {
+    c_int::try_from(len).unwrap_or_else(|_| {
+        panic!("a reduction of {len} elements: MPI counts stop at {}", c_int::MAX)
+    })
 }
 
-impl<'a, T: Scalar> Launcher<T> for MpiLauncher<'a, '_, T> {
-    fn send_mut(&mut self, k: usize) -> &mut [T] {
+/// In-place non-blocking all-reduces (`MPI_Iallreduce`) of buckets. A started bucket's borrow
+/// moves into `pending` with its request, so nothing touches it until the request completes;
+/// dropping the launcher waits for every request (also when `work` unwinds), so MPI never
+/// writes into a buffer that is gone.
+struct MpiLauncher<'a, T> {
+    comm: MPI_Comm,
+    slots: Vec<Option<&'a mut [T]>>,
+    pending: Vec<(MPI_Request, &'a mut [T])>,
+}
+
+impl<T> MpiLauncher<'_, T> {
+    fn wait_all(&mut self) {
+        for (mut request, _buffer) in self.pending.drain(..) {
+            // SAFETY: `request` came from MPI_Iallreduce and has not completed (completed ones
+            // leave `pending`); its buffer is still borrowed here.
+            unsafe {
+                mpi::ffi::MPI_Wait(&mut request, mpi::ffi::RSMPI_STATUS_IGNORE);
+            }
+        }
+    }
+}
+
+impl<T> Drop for MpiLauncher<'_, T> {
+    fn drop(&mut self) {
+        self.wait_all();
+    }
+}
+
+impl<T: Scalar> Launcher<T> for MpiLauncher<'_, T> {
+    fn bucket_mut(&mut self, k: usize) -> &mut [T] {
         match &mut self.slots[k] {
-            Some(bucket) => &mut bucket.send,
+            Some(bucket) => bucket,
             None => panic!("bucket {k} was started already"),
         }
     }
@@ -159,23 +194,32 @@ impl<'a, T: Scalar> Launcher<T> for MpiLauncher<'a, '_, T> {
         let bucket = self.slots[k]
             .take()
             .unwrap_or_else(|| panic!("bucket {k} was started twice"));
-        let ReduceBuffers { send, recv } = bucket;
-        assert_eq!(send.len(), recv.len(), "bucket {k}: buffer lengths differ");
-        let request = self.world.immediate_all_reduce_into(
-            self.scope,
-            &send[..],
-            &mut recv[..],
-            SystemOperation::sum(),
-        );
-        self.pending.push(request);
+        let count = mpi_count(bucket.len());
+        let mut request: MPI_Request = unsafe { mpi::ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: `bucket` is an exclusively borrowed slice of `count` elements of `T`'s
+        // datatype, kept borrowed in `pending` until MPI_Wait or MPI_Test completes the request.
+        unsafe {
+            mpi::ffi::MPI_Iallreduce(
+                tapegrad_mpi_in_place(),
+                bucket.as_mut_ptr().cast(),
+                count,
+                T::equivalent_datatype().as_raw(),
+                mpi::ffi::RSMPI_SUM,
+                self.comm,
+                &mut request,
+            );
+        }
+        self.pending.push((request, bucket));
     }
 
     fn poll(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        for request in pending {
-            if let Err(request) = request.test() {
-                self.pending.push(request);
+        self.pending.retain_mut(|(request, _)| {
+            let mut done: c_int = 0;
+            // SAFETY: as in `wait_all`; a completed request is removed from `pending`.
+            unsafe {
+                mpi::ffi::MPI_Test(request, &mut done, mpi::ffi::RSMPI_STATUS_IGNORE);
             }
-        }
+            done == 0
+        });
     }
 }

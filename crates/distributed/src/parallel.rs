@@ -1,6 +1,6 @@
 //! `DataParallel`: the model's gradients averaged over the ranks after each backward pass.
 
-use crate::communicator::{Communicator, ReduceBuffers, Scalar};
+use crate::communicator::{Communicator, Scalar};
 use crate::error::{DistError, Result};
 use crate::fingerprint;
 use std::collections::HashMap;
@@ -96,14 +96,14 @@ pub struct DataParallel<'c, T: Float + Scalar, C: Communicator> {
     index_of: HashMap<ParamId, usize>,
     /// Parameter indices per bucket.
     members: Vec<Vec<usize>>,
-    buckets: Vec<ReduceBuffers<T>>,
+    buckets: Vec<Vec<T>>,
     options: DataParallelOptions,
     stats: CommStats,
 }
 
 impl<T: Float + Scalar, C: Communicator> std::fmt::Debug for DataParallel<'_, T, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sizes: Vec<usize> = self.buckets.iter().map(|b| b.send.len()).collect();
+        let sizes: Vec<usize> = self.buckets.iter().map(Vec::len).collect();
         f.debug_struct("DataParallel")
             .field("rank", &self.comm.rank())
             .field("size", &self.comm.size())
@@ -201,13 +201,16 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
     /// bucket), then synchronises buffers as the options say. Every rank must call it once per
     /// step.
     pub fn all_reduce(&mut self, grads: &mut Grads<T>) {
+        if self.comm.size() == 1 {
+            return; // the local gradients are the mean
+        }
         let start = Instant::now();
         for (k, m) in self.members.iter().enumerate() {
-            clear_flags(&mut self.buckets[k].send, &self.slots, m);
+            clear_flags(&mut self.buckets[k], &self.slots, m);
         }
         for (i, slot) in self.slots.iter().enumerate() {
-            let send = &mut self.buckets[slot.bucket].send;
-            pack(send, slot, grads.get_by_id(self.params[i].id()));
+            let bucket = &mut self.buckets[slot.bucket];
+            pack(bucket, slot, grads.get_by_id(self.params[i].id()));
         }
         self.comm.reduce_while(&mut self.buckets, |_| ());
         self.unpack(grads);
@@ -224,6 +227,11 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
     /// [`DistError::Backward`] if the backward pass failed on this rank or on another one (the
     /// failing rank still takes part in every reduction, so no rank is left waiting).
     pub fn backward(&mut self, loss: &Var<T>) -> Result<Grads<T>> {
+        if self.comm.size() == 1 {
+            return loss
+                .try_backward()
+                .map_err(|e| DistError::Backward(e.to_string()));
+        }
         let (zero, one) = (T::from_f64(0.0), T::from_f64(1.0));
         let DataParallel {
             comm,
@@ -236,12 +244,12 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
         let mut waiting: Vec<usize> = members.iter().map(Vec::len).collect();
         let (result, backward_done) = comm.reduce_while(buckets, |launcher| {
             for (k, m) in members.iter().enumerate() {
-                clear_flags(launcher.send_mut(k), slots, m);
+                clear_flags(launcher.bucket_mut(k), slots, m);
             }
             let result = loss.try_backward_with_hook(|id, grad| {
                 let Some(&i) = index_of.get(&id) else { return };
                 let slot = slots[i];
-                pack(launcher.send_mut(slot.bucket), &slot, Some(grad));
+                pack(launcher.bucket_mut(slot.bucket), &slot, Some(grad));
                 waiting[slot.bucket] -= 1;
                 if waiting[slot.bucket] == 0 {
                     launcher.start(slot.bucket);
@@ -254,15 +262,15 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
                     continue;
                 }
                 // Gradients the pass never produced: zeros, counted absent.
-                let send = launcher.send_mut(k);
+                let bucket = launcher.bucket_mut(k);
                 for &i in m {
                     let slot = slots[i];
-                    if send[slot.flag] == zero {
-                        pack(send, &slot, None);
+                    if bucket[slot.flag] == zero {
+                        pack(bucket, &slot, None);
                     }
                 }
                 if result.is_err() {
-                    send[failure_flag(slots, m)] = one;
+                    bucket[failure_flag(slots, m)] = one;
                 }
                 launcher.start(k);
             }
@@ -272,7 +280,7 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             .members
             .iter()
             .enumerate()
-            .any(|(k, m)| self.buckets[k].recv[failure_flag(&self.slots, m)] != zero);
+            .any(|(k, m)| self.buckets[k][failure_flag(&self.slots, m)] != zero);
         let mut grads = match result {
             Ok(grads) if !failed_elsewhere => grads,
             Ok(_) => {
@@ -297,25 +305,24 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
                 BufferSync::Off => {}
                 BufferSync::FromRoot => b.update(|values| self.comm.broadcast(values, 0)),
                 BufferSync::Average => b.update(|values| {
-                    let mine = values.to_vec();
-                    self.comm.all_reduce_sum(&mine, values);
+                    self.comm.all_reduce_sum(values);
                     values.iter_mut().for_each(|v| *v = *v / n);
                 }),
             }
         }
     }
 
-    /// Writes the reduced sums back into `grads`, divided by the number of ranks.
+    /// Writes the reduced sums back into `grads`, times 1/N (exact for N a power of two).
     fn unpack(&self, grads: &mut Grads<T>) {
-        let n = T::from_f64(self.comm.size() as f64);
+        let scale = T::from_f64(1.0 / self.comm.size() as f64);
         for (i, slot) in self.slots.iter().enumerate() {
-            let recv = &self.buckets[slot.bucket].recv;
-            if recv[slot.flag] == T::from_f64(0.0) {
+            let sums = &self.buckets[slot.bucket];
+            if sums[slot.flag] == T::from_f64(0.0) {
                 continue; // no rank had a gradient: the optimizer skips it, as in one process
             }
-            let mean = recv[slot.offset..slot.offset + slot.len]
+            let mean = sums[slot.offset..slot.offset + slot.len]
                 .iter()
-                .map(|&s| s / n);
+                .map(|&s| s * scale);
             let p = &self.params[i];
             match grads.get_mut(p.id()) {
                 Some(g) => g
@@ -332,11 +339,11 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
 }
 
 /// Marks every member absent and clears the failure flag, before a step fills the bucket.
-fn clear_flags<T: Float>(send: &mut [T], slots: &[Slot], members: &[usize]) {
+fn clear_flags<T: Float>(bucket: &mut [T], slots: &[Slot], members: &[usize]) {
     for &i in members {
-        send[slots[i].flag] = T::from_f64(0.0);
+        bucket[slots[i].flag] = T::from_f64(0.0);
     }
-    send[failure_flag(slots, members)] = T::from_f64(0.0);
+    bucket[failure_flag(slots, members)] = T::from_f64(0.0);
 }
 
 /// Index of a bucket's failure flag: after its members' data and presence counts.
@@ -349,24 +356,24 @@ fn failure_flag(slots: &[Slot], members: &[usize]) -> usize {
 }
 
 /// Copies a gradient (or zeros, for none) into its place and sets its presence count.
-fn pack<T: Float>(send: &mut [T], slot: &Slot, grad: Option<&Tensor<T>>) {
-    let dst = &mut send[slot.offset..slot.offset + slot.len];
+fn pack<T: Float>(bucket: &mut [T], slot: &Slot, grad: Option<&Tensor<T>>) {
+    let dst = &mut bucket[slot.offset..slot.offset + slot.len];
     match grad {
         Some(g) => {
             match g.as_contiguous_slice() {
                 Some(src) => dst.copy_from_slice(src),
                 None => dst.copy_from_slice(&g.to_vec()),
             }
-            send[slot.flag] = T::from_f64(1.0);
+            bucket[slot.flag] = T::from_f64(1.0);
         }
         None => {
             dst.fill(T::from_f64(0.0));
-            send[slot.flag] = T::from_f64(0.0);
+            bucket[slot.flag] = T::from_f64(0.0);
         }
     }
 }
 
-type Layout<T> = (Vec<Slot>, Vec<Vec<usize>>, Vec<ReduceBuffers<T>>);
+type Layout<T> = (Vec<Slot>, Vec<Vec<usize>>, Vec<Vec<T>>);
 
 /// Buckets filled from the last parameter back (the order backward finishes gradients), each
 /// closed once it holds `cap` elements; each bucket is `[data…, presence counts…, failure flag]`.
@@ -413,7 +420,7 @@ fn layout<T: Float + Scalar>(params: &[Param<T>], cap: usize) -> Result<Layout<T
             slots[i].flag = offset + j;
         }
         // data, one presence count per member, one failure flag
-        buckets.push(ReduceBuffers::zeros(offset + m.len() + 1));
+        buckets.push(vec![T::default(); offset + m.len() + 1]);
     }
     Ok((slots, members, buckets))
 }
