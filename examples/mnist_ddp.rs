@@ -48,12 +48,24 @@ pub struct Args {
     /// The training flags of mnist_mlp.
     #[command(flatten)]
     pub base: MlpArgs,
-    /// Reduce all gradients after backward instead of overlapping each bucket's reduction with it.
-    #[arg(long)]
-    pub no_overlap: bool,
+    /// When gradients are reduced: each bucket the moment backward completes it (eager), all
+    /// after backward (after), or as non-blocking reductions that run on during backward (overlap).
+    #[arg(long, value_enum, default_value_t = Reduce::Eager)]
+    pub reduce: Reduce,
     /// Gradient elements per all-reduce bucket.
     #[arg(long, default_value_t = DataParallelOptions::default().bucket_elements)]
     pub bucket_elements: usize,
+}
+
+/// When the gradient all-reduces run (see `DataParallelOptions::overlap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reduce {
+    /// A blocking all-reduce of each bucket as soon as backward has completed it.
+    Eager,
+    /// One blocking all-reduce per bucket after the whole backward pass.
+    After,
+    /// A non-blocking all-reduce of each bucket as soon as it is complete, waited for at the end.
+    Overlap,
 }
 
 /// Kernel threads per rank: the flag, else this machine's cores shared by its ranks.
@@ -138,6 +150,7 @@ pub fn train(comm: &impl Communicator, args: &Args) -> Result<Vec<EpochStats>, S
     let options = DataParallelOptions {
         bucket_elements: args.bucket_elements,
         buffers: BufferSync::FromRoot,
+        overlap: args.reduce == Reduce::Overlap,
     };
     let mut ddp = DataParallel::with_options(comm, &model, options).map_err(|e| e.to_string())?;
     if root {
@@ -200,7 +213,7 @@ pub fn train(comm: &impl Communicator, args: &Args) -> Result<Vec<EpochStats>, S
             correct += mnist_mlp::count_correct(logits.value(), &y);
             seen += y.len();
             drop(logits);
-            let grads = if args.no_overlap {
+            let grads = if args.reduce == Reduce::After {
                 let mut grads = loss.backward();
                 ddp.all_reduce(&mut grads);
                 grads

@@ -150,7 +150,10 @@ impl Communicator for MpiWorld {
 /// `len` as MPI's element count.
 fn mpi_count(len: usize) -> c_int {
     c_int::try_from(len).unwrap_or_else(|_| {
-        panic!("a reduction of {len} elements: MPI counts stop at {}", c_int::MAX)
+        panic!(
+            "a reduction of {len} elements: MPI counts stop at {}",
+            c_int::MAX
+        )
     })
 }
 

@@ -1,6 +1,6 @@
 //! `DataParallel`: the model's gradients averaged over the ranks after each backward pass.
 
-use crate::communicator::{Communicator, Scalar};
+use crate::communicator::{Communicator, Launcher, Scalar};
 use crate::error::{DistError, Result};
 use crate::fingerprint;
 use std::collections::HashMap;
@@ -33,6 +33,13 @@ pub struct DataParallelOptions {
     pub bucket_elements: usize,
     /// What happens to buffers. Default [`BufferSync::FromRoot`].
     pub buffers: BufferSync,
+    /// Whether [`DataParallel::backward`] starts each bucket as a non-blocking all-reduce
+    /// (`MPI_Iallreduce`) that runs on while backward goes on, rather than a blocking one the
+    /// moment the bucket is complete. Default `false`: measured on Open MPI's shared-memory
+    /// transport, the non-blocking reduction of the 784-512-512-10 MLP's gradients takes 0.97 ms
+    /// against 0.41 ms blocking, and it makes progress only inside MPI calls, so nothing runs
+    /// while a product computes (see the crate's README for the figures).
+    pub overlap: bool,
 }
 
 impl Default for DataParallelOptions {
@@ -40,6 +47,7 @@ impl Default for DataParallelOptions {
         DataParallelOptions {
             bucket_elements: 1 << 18,
             buffers: BufferSync::FromRoot,
+            overlap: false,
         }
     }
 }
@@ -212,7 +220,9 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             let bucket = &mut self.buckets[slot.bucket];
             pack(bucket, slot, grads.get_by_id(self.params[i].id()));
         }
-        self.comm.reduce_while(&mut self.buckets, |_| ());
+        for bucket in &mut self.buckets {
+            self.comm.all_reduce_sum(bucket);
+        }
         self.unpack(grads);
         self.sync_buffers();
         self.stats.reductions += 1;
@@ -239,10 +249,11 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             index_of,
             members,
             buckets,
+            options: DataParallelOptions { overlap, .. },
             ..
         } = self;
         let mut waiting: Vec<usize> = members.iter().map(Vec::len).collect();
-        let (result, backward_done) = comm.reduce_while(buckets, |launcher| {
+        let mut work = |launcher: &mut dyn Launcher<T>| {
             for (k, m) in members.iter().enumerate() {
                 clear_flags(launcher.bucket_mut(k), slots, m);
             }
@@ -275,7 +286,16 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
                 launcher.start(k);
             }
             (result, backward_done)
-        });
+        };
+        let (result, backward_done) = if *overlap {
+            comm.reduce_while(buckets, work)
+        } else {
+            work(&mut Eager {
+                comm: *comm,
+                started: vec![false; buckets.len()],
+                buckets,
+            })
+        };
         let failed_elsewhere = self
             .members
             .iter()
@@ -335,6 +355,26 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
                 }
             }
         }
+    }
+}
+
+/// Reduces each bucket with a blocking all-reduce the moment it is started.
+struct Eager<'a, T, C> {
+    comm: &'a C,
+    buckets: &'a mut [Vec<T>],
+    started: Vec<bool>,
+}
+
+impl<T: Scalar, C: Communicator> Launcher<T> for Eager<'_, T, C> {
+    fn bucket_mut(&mut self, k: usize) -> &mut [T] {
+        assert!(!self.started[k], "bucket {k} was started already");
+        &mut self.buckets[k]
+    }
+
+    fn start(&mut self, k: usize) {
+        assert!(!self.started[k], "bucket {k} was started twice");
+        self.started[k] = true;
+        self.comm.all_reduce_sum(&mut self.buckets[k]);
     }
 }
 

@@ -123,17 +123,19 @@ fn values<'a>(o: &'a Outcome, rank: usize, key: &str) -> Vec<&'a str> {
 fn agree() {
     let o = mpirun("agree", 2, 2);
     assert_eq!(o.status, Some(0), "{}", show(&o));
-    for key in ["overlapped", "blocking", "extra"] {
+    for key in ["eager", "overlapped", "blocking", "extra"] {
         let (a, b) = (values(&o, 0, key), values(&o, 1, key));
         assert_eq!(a.len(), 1, "rank 0 printed no {key}=\n{}", show(&o));
         assert_eq!(a, b, "{key}: the ranks' weights differ\n{}", show(&o));
     }
-    assert_eq!(
-        values(&o, 0, "overlapped"),
-        values(&o, 0, "blocking"),
-        "overlapped and blocking reductions differ\n{}",
-        show(&o)
-    );
+    for key in ["overlapped", "blocking"] {
+        assert_eq!(
+            values(&o, 0, "eager"),
+            values(&o, 0, key),
+            "eager and {key} reductions differ\n{}",
+            show(&o)
+        );
+    }
     for rank in 0..2 {
         let rel: f64 = values(&o, rank, "relative")[0].parse().unwrap();
         assert!(
@@ -274,16 +276,22 @@ fn agree_worker(world: &MpiWorld) {
     let rank = world.rank();
     let (x, y) = data();
     // Rank 1 starts from other weights: the first thing DataParallel does is give it rank 0's.
-    let (overlapped, blocking) = (mlp(1 + rank as u64, 16), mlp(1 + rank as u64, 16));
-    // Small buckets, so the overlapped path starts several reductions during backward.
+    let seed = 1 + rank as u64;
+    let (eager, overlapped, blocking) = (mlp(seed, 16), mlp(seed, 16), mlp(seed, 16));
+    // Small buckets, so backward starts several reductions before it ends.
     let options = DataParallelOptions {
         bucket_elements: 64,
         ..Default::default()
     };
-    let mut ddp_a = DataParallel::with_options(world, &overlapped, options).unwrap();
+    let overlap = DataParallelOptions {
+        overlap: true,
+        ..options
+    };
+    let mut ddp_e = DataParallel::with_options(world, &eager, options).unwrap();
+    let mut ddp_a = DataParallel::with_options(world, &overlapped, overlap).unwrap();
     let mut ddp_b = DataParallel::with_options(world, &blocking, options).unwrap();
     assert!(ddp_a.bucket_sizes().len() > 2, "{:?}", ddp_a.bucket_sizes());
-    let (mut opt_a, mut opt_b) = (adam(&overlapped), adam(&blocking));
+    let (mut opt_e, mut opt_a, mut opt_b) = (adam(&eager), adam(&overlapped), adam(&blocking));
     let reference = mlp(1, 16);
     let mut opt_r = adam(&reference);
     let shards = Shards::new(64, 16, rank, world.size()).unwrap();
@@ -292,6 +300,9 @@ fn agree_worker(world: &MpiWorld) {
         let (mine, global) = (shards.epoch(epoch), shards.global_epoch(epoch));
         for (local, whole) in mine.iter().zip(&global) {
             let tape = Tape::with_seed(rank_seed(steps, rank));
+            let grads = ddp_e.backward(&loss_on(&eager, &tape, &x, &y, local));
+            opt_e.step(&grads.unwrap());
+            let tape = Tape::new();
             let grads = ddp_a
                 .backward(&loss_on(&overlapped, &tape, &x, &y, local))
                 .unwrap();
@@ -309,10 +320,11 @@ fn agree_worker(world: &MpiWorld) {
         }
     }
     println!(
-        "rank {rank}: overlapped={:016x} blocking={:016x} relative={:e}",
+        "rank {rank}: eager={:016x} overlapped={:016x} blocking={:016x} relative={:e}",
+        digest(&eager),
         digest(&overlapped),
         digest(&blocking),
-        relative(&overlapped, &reference)
+        relative(&eager, &reference)
     );
     // A parameter only rank 0 uses: rank 1 contributes zeros, so both get rank 0's gradient / 2;
     // one no rank uses keeps no gradient, so an optimizer skips it.
