@@ -162,10 +162,10 @@ pub fn train(comm: &impl Communicator, args: &Args) -> Result<Vec<EpochStats>, S
             shards.local_batch(),
             shards.steps(),
             ddp.bucket_sizes(),
-            if args.no_overlap {
-                "reduce after backward"
-            } else {
-                "reductions overlap backward"
+            match args.reduce {
+                Reduce::Eager => "each bucket reduced as soon as backward completes it",
+                Reduce::After => "gradients reduced after backward",
+                Reduce::Overlap => "non-blocking reductions during backward",
             }
         );
         println!(
