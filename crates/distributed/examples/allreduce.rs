@@ -38,7 +38,9 @@ fn main() {
                 .all_reduce_into(&send[..], &mut recv[..], SystemOperation::sum())
         });
         let mut buckets = vec![vec![1.0f32; len]];
-        let nonblocking = median(200, &world, || world.reduce_while(&mut buckets, |_| ()));
+        let nonblocking = median(200, &world, || {
+            world.reduce_while(buckets.iter_mut().map(Vec::as_mut_slice).collect(), |_| ())
+        });
         if world.is_root() {
             println!(
                 "{len:>8} f32 over {} ranks: in place {:.3} ms, non-blocking in place {:.3} ms, out of place (rsmpi) {:.3} ms",

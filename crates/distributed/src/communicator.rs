@@ -76,7 +76,7 @@ pub trait Communicator {
     /// are started at the end, in order).
     fn reduce_while<T: Scalar, R>(
         &self,
-        buckets: &mut [Vec<T>],
+        buckets: Vec<&mut [T]>,
         work: impl FnOnce(&mut dyn Launcher<T>) -> R,
     ) -> R;
 
@@ -141,7 +141,7 @@ impl Communicator for SingleProcess {
 
     fn reduce_while<T: Scalar, R>(
         &self,
-        buckets: &mut [Vec<T>],
+        buckets: Vec<&mut [T]>,
         work: impl FnOnce(&mut dyn Launcher<T>) -> R,
     ) -> R {
         work(&mut Alone {
@@ -153,14 +153,14 @@ impl Communicator for SingleProcess {
 
 /// A world of one: a bucket's sum is the bucket.
 struct Alone<'a, T> {
-    buckets: &'a mut [Vec<T>],
+    buckets: Vec<&'a mut [T]>,
     started: Vec<bool>,
 }
 
 impl<T: Scalar> Launcher<T> for Alone<'_, T> {
     fn bucket_mut(&mut self, k: usize) -> &mut [T] {
         assert!(!self.started[k], "bucket {k} was started already");
-        &mut self.buckets[k]
+        self.buckets[k]
     }
 
     fn start(&mut self, k: usize) {

@@ -128,12 +128,12 @@ impl Communicator for MpiWorld {
 
     fn reduce_while<T: Scalar, R>(
         &self,
-        buckets: &mut [Vec<T>],
+        buckets: Vec<&mut [T]>,
         work: impl FnOnce(&mut dyn Launcher<T>) -> R,
     ) -> R {
         let mut launcher = MpiLauncher {
             comm: self.world.as_raw(),
-            slots: buckets.iter_mut().map(|b| Some(b.as_mut_slice())).collect(),
+            slots: buckets.into_iter().map(Some).collect(),
             pending: Vec::new(),
         };
         let out = work(&mut launcher);

@@ -104,14 +104,15 @@ pub struct DataParallel<'c, T: Float + Scalar, C: Communicator> {
     index_of: HashMap<ParamId, usize>,
     /// Parameter indices per bucket.
     members: Vec<Vec<usize>>,
-    buckets: Vec<Vec<T>>,
+    /// Flat `[gradients…, presence counts…, failure flag]` per bucket; gradients are views of them.
+    buckets: Vec<Tensor<T>>,
     options: DataParallelOptions,
     stats: CommStats,
 }
 
 impl<T: Float + Scalar, C: Communicator> std::fmt::Debug for DataParallel<'_, T, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sizes: Vec<usize> = self.buckets.iter().map(Vec::len).collect();
+        let sizes: Vec<usize> = self.buckets.iter().map(Tensor::numel).collect();
         f.debug_struct("DataParallel")
             .field("rank", &self.comm.rank())
             .field("size", &self.comm.size())
@@ -213,25 +214,25 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             return; // the local gradients are the mean
         }
         let start = Instant::now();
-        for (k, m) in self.members.iter().enumerate() {
-            clear_flags(&mut self.buckets[k], &self.slots, m);
-        }
-        for (i, slot) in self.slots.iter().enumerate() {
-            let bucket = &mut self.buckets[slot.bucket];
-            pack(bucket, slot, grads.get_by_id(self.params[i].id()));
-        }
-        for bucket in &mut self.buckets {
+        let scale = self.scale();
+        for (k, bucket) in self.buckets.iter_mut().enumerate() {
+            let bucket = bucket.as_mut_slice();
+            clear_flags(bucket, &self.slots, &self.members[k]);
+            for &i in &self.members[k] {
+                let grad = grads.get_by_id(self.params[i].id());
+                pack(bucket, &self.slots[i], grad, scale);
+            }
             self.comm.all_reduce_sum(bucket);
         }
-        self.unpack(grads);
+        self.publish(grads);
         self.sync_buffers();
         self.stats.reductions += 1;
         self.stats.reduce_time += start.elapsed();
     }
 
-    /// Runs `loss`'s backward pass and averages the gradients over the ranks, starting each
-    /// bucket's all-reduce as soon as backward has finished every gradient in it, so that
-    /// communication overlaps the rest of the pass; then synchronises buffers.
+    /// Runs `loss`'s backward pass and averages the gradients over the ranks, reducing each
+    /// bucket as soon as backward has finished every gradient in it (blocking by default, or
+    /// non-blocking with [`DataParallelOptions::overlap`]); then synchronises buffers.
     ///
     /// # Errors
     /// [`DistError::Backward`] if the backward pass failed on this rank or on another one (the
@@ -242,16 +243,9 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
                 .try_backward()
                 .map_err(|e| DistError::Backward(e.to_string()));
         }
-        let (zero, one) = (T::from_f64(0.0), T::from_f64(1.0));
-        let DataParallel {
-            comm,
-            slots,
-            index_of,
-            members,
-            buckets,
-            options: DataParallelOptions { overlap, .. },
-            ..
-        } = self;
+        let (zero, one, scale) = (T::from_f64(0.0), T::from_f64(1.0), self.scale());
+        let (comm, slots, index_of, members) =
+            (self.comm, &self.slots, &self.index_of, &self.members);
         let mut waiting: Vec<usize> = members.iter().map(Vec::len).collect();
         let mut work = |launcher: &mut dyn Launcher<T>| {
             for (k, m) in members.iter().enumerate() {
@@ -260,7 +254,7 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             let result = loss.try_backward_with_hook(|id, grad| {
                 let Some(&i) = index_of.get(&id) else { return };
                 let slot = slots[i];
-                pack(launcher.bucket_mut(slot.bucket), &slot, Some(grad));
+                pack(launcher.bucket_mut(slot.bucket), &slot, Some(grad), scale);
                 waiting[slot.bucket] -= 1;
                 if waiting[slot.bucket] == 0 {
                     launcher.start(slot.bucket);
@@ -277,7 +271,7 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
                 for &i in m {
                     let slot = slots[i];
                     if bucket[slot.flag] == zero {
-                        pack(bucket, &slot, None);
+                        pack(bucket, &slot, None, scale);
                     }
                 }
                 if result.is_err() {
@@ -287,20 +281,26 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             }
             (result, backward_done)
         };
-        let (result, backward_done) = if *overlap {
+        // Copy-on-write: a bucket that last step's gradients still share is copied first.
+        let buckets: Vec<&mut [T]> = self.buckets.iter_mut().map(Tensor::as_mut_slice).collect();
+        let mut in_calls = Duration::ZERO;
+        let (result, backward_done) = if self.options.overlap {
             comm.reduce_while(buckets, work)
         } else {
-            work(&mut Eager {
-                comm: *comm,
+            let mut eager = Eager {
+                comm,
                 started: vec![false; buckets.len()],
                 buckets,
-            })
+                time: Duration::ZERO,
+            };
+            let out = work(&mut eager);
+            in_calls = eager.time;
+            out
         };
-        let failed_elsewhere = self
-            .members
-            .iter()
-            .enumerate()
-            .any(|(k, m)| self.buckets[k][failure_flag(&self.slots, m)] != zero);
+        let failed_elsewhere =
+            self.members.iter().enumerate().any(|(k, m)| {
+                self.buckets[k].storage_slice()[failure_flag(&self.slots, m)] != zero
+            });
         let mut grads = match result {
             Ok(grads) if !failed_elsewhere => grads,
             Ok(_) => {
@@ -310,10 +310,18 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             }
             Err(e) => return Err(DistError::Backward(e.to_string())),
         };
-        self.unpack(&mut grads);
+        // Eager: the time in its blocking calls, the ones after backward included; overlapped:
+        // what was left to wait for once backward had ended.
+        let waited = if self.options.overlap {
+            backward_done.elapsed()
+        } else {
+            in_calls
+        };
+        let start = Instant::now();
+        self.publish(&mut grads);
         self.sync_buffers();
         self.stats.reductions += 1;
-        self.stats.reduce_time += backward_done.elapsed();
+        self.stats.reduce_time += waited + start.elapsed();
         Ok(grads)
     }
 
@@ -332,28 +340,22 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
         }
     }
 
-    /// Writes the reduced sums back into `grads`, times 1/N (exact for N a power of two).
-    fn unpack(&self, grads: &mut Grads<T>) {
-        let scale = T::from_f64(1.0 / self.comm.size() as f64);
+    /// 1/N, which packing applies (exact for N a power of two), so the sums are the means.
+    fn scale(&self) -> T {
+        T::from_f64(1.0 / self.comm.size() as f64)
+    }
+
+    /// Gives `grads` the reduced means as views of the buckets (no copy; PyTorch DDP's
+    /// `gradient_as_bucket_view`): the next step writes the buckets in place once these
+    /// gradients are dropped, and copies a bucket first if they are still held.
+    fn publish(&self, grads: &mut Grads<T>) {
         for (i, slot) in self.slots.iter().enumerate() {
-            let sums = &self.buckets[slot.bucket];
-            if sums[slot.flag] == T::from_f64(0.0) {
+            let bucket = &self.buckets[slot.bucket];
+            if bucket.storage_slice()[slot.flag] == T::from_f64(0.0) {
                 continue; // no rank had a gradient: the optimizer skips it, as in one process
             }
-            let mean = sums[slot.offset..slot.offset + slot.len]
-                .iter()
-                .map(|&s| s * scale);
-            let p = &self.params[i];
-            match grads.get_mut(p.id()) {
-                Some(g) => g
-                    .as_mut_slice()
-                    .iter_mut()
-                    .zip(mean)
-                    .for_each(|(d, m)| *d = m),
-                None => {
-                    grads.insert(p.id(), Tensor::from_vec(mean.collect(), &p.shape()));
-                }
-            }
+            let view = bucket.narrow(0, slot.offset, slot.len);
+            grads.insert(self.params[i].id(), view.reshape(&self.params[i].shape()));
         }
     }
 }
@@ -361,20 +363,24 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
 /// Reduces each bucket with a blocking all-reduce the moment it is started.
 struct Eager<'a, T, C> {
     comm: &'a C,
-    buckets: &'a mut [Vec<T>],
+    buckets: Vec<&'a mut [T]>,
     started: Vec<bool>,
+    /// Time inside the blocking calls.
+    time: Duration,
 }
 
 impl<T: Scalar, C: Communicator> Launcher<T> for Eager<'_, T, C> {
     fn bucket_mut(&mut self, k: usize) -> &mut [T] {
         assert!(!self.started[k], "bucket {k} was started already");
-        &mut self.buckets[k]
+        self.buckets[k]
     }
 
     fn start(&mut self, k: usize) {
         assert!(!self.started[k], "bucket {k} was started twice");
         self.started[k] = true;
-        self.comm.all_reduce_sum(&mut self.buckets[k]);
+        let start = Instant::now();
+        self.comm.all_reduce_sum(self.buckets[k]);
+        self.time += start.elapsed();
     }
 }
 
@@ -395,15 +401,20 @@ fn failure_flag(slots: &[Slot], members: &[usize]) -> usize {
         .unwrap_or(0)
 }
 
-/// Copies a gradient (or zeros, for none) into its place and sets its presence count.
-fn pack<T: Float>(bucket: &mut [T], slot: &Slot, grad: Option<&Tensor<T>>) {
+/// Copies a gradient times `scale` (or zeros, for none) into its place and sets its presence count.
+fn pack<T: Float>(bucket: &mut [T], slot: &Slot, grad: Option<&Tensor<T>>, scale: T) {
     let dst = &mut bucket[slot.offset..slot.offset + slot.len];
     match grad {
         Some(g) => {
-            match g.as_contiguous_slice() {
-                Some(src) => dst.copy_from_slice(src),
-                None => dst.copy_from_slice(&g.to_vec()),
-            }
+            let copied;
+            let src = match g.as_contiguous_slice() {
+                Some(src) => src,
+                None => {
+                    copied = g.to_vec();
+                    &copied
+                }
+            };
+            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s * scale);
             bucket[slot.flag] = T::from_f64(1.0);
         }
         None => {
@@ -413,7 +424,7 @@ fn pack<T: Float>(bucket: &mut [T], slot: &Slot, grad: Option<&Tensor<T>>) {
     }
 }
 
-type Layout<T> = (Vec<Slot>, Vec<Vec<usize>>, Vec<Vec<T>>);
+type Layout<T> = (Vec<Slot>, Vec<Vec<usize>>, Vec<Tensor<T>>);
 
 /// Buckets filled from the last parameter back (the order backward finishes gradients), each
 /// closed once it holds `cap` elements; each bucket is `[data…, presence counts…, failure flag]`.
@@ -460,7 +471,7 @@ fn layout<T: Float + Scalar>(params: &[Param<T>], cap: usize) -> Result<Layout<T
             slots[i].flag = offset + j;
         }
         // data, one presence count per member, one failure flag
-        buckets.push(vec![T::default(); offset + m.len() + 1]);
+        buckets.push(Tensor::zeros(&[offset + m.len() + 1]));
     }
     Ok((slots, members, buckets))
 }
