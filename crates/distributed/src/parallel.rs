@@ -26,10 +26,11 @@ pub enum BufferSync {
 /// Settings of [`DataParallel`]; every rank must use the same (they are part of the fingerprint).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataParallelOptions {
-    /// A bucket is closed once it holds at least this many gradient elements. Default 2¹⁸
-    /// (1 MiB of `f32`): small enough that the last layers' bucket can be reduced while the
-    /// first layers' gradients are still being computed, large enough that each reduction moves
-    /// a useful amount.
+    /// A bucket is closed once it holds at least this many gradient elements. Default 2²²
+    /// (16 MiB of `f32`, PyTorch DDP's default is 25 MB): one all-reduce for a model of up to
+    /// 4 million parameters. Smaller buckets let [`DataParallelOptions::overlap`] start the last
+    /// layers' reduction early, but each bucket is another call: measured on the 784-512-512-10
+    /// MLP with 2 ranks, one bucket ran at 53–58 thousand samples/s, two buckets at 52–53.
     pub bucket_elements: usize,
     /// What happens to buffers. Default [`BufferSync::FromRoot`].
     pub buffers: BufferSync,
@@ -45,7 +46,7 @@ pub struct DataParallelOptions {
 impl Default for DataParallelOptions {
     fn default() -> Self {
         DataParallelOptions {
-            bucket_elements: 1 << 18,
+            bucket_elements: 1 << 22,
             buffers: BufferSync::FromRoot,
             overlap: false,
         }
@@ -474,4 +475,84 @@ fn layout<T: Float + Scalar>(params: &[Param<T>], cap: usize) -> Result<Layout<T
         buckets.push(Tensor::zeros(&[offset + m.len() + 1]));
     }
     Ok((slots, members, buckets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SingleProcess;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tapegrad_autograd::Tape;
+    use tapegrad_nn::{Forward, Init, Linear, Mode, Relu, Sequential};
+
+    fn mlp() -> Sequential<f64> {
+        let mut rng = StdRng::seed_from_u64(3);
+        Sequential::new()
+            .push(Linear::new(5, 7, Init::He, &mut rng))
+            .push(Relu)
+            .push(Linear::new(7, 2, Init::Xavier, &mut rng))
+    }
+
+    fn loss(model: &Sequential<f64>, tape: &Tape<f64>) -> Var<f64> {
+        let x = Tensor::from_vec((0..20).map(|i| f64::from(i) / 7.0 - 1.0).collect(), &[4, 5]);
+        model
+            .forward(&tape.input(x), Mode::Train)
+            .square()
+            .mean_all()
+    }
+
+    #[test]
+    fn one_process_gets_exactly_its_own_gradients() {
+        let model = mlp();
+        let comm = SingleProcess;
+        let mut ddp = DataParallel::new(&comm, &model).unwrap();
+        let plain = loss(&model, &Tape::new()).backward();
+        let via_backward = ddp.backward(&loss(&model, &Tape::new())).unwrap();
+        let mut via_all_reduce = loss(&model, &Tape::new()).backward();
+        ddp.all_reduce(&mut via_all_reduce);
+        for (_, p) in model.parameters() {
+            let want = plain.get(&p).unwrap().to_vec();
+            assert_eq!(via_backward.get(&p).unwrap().to_vec(), want);
+            assert_eq!(via_all_reduce.get(&p).unwrap().to_vec(), want);
+        }
+    }
+
+    #[test]
+    fn buckets_fill_from_the_last_parameter_back() {
+        let model = mlp(); // 0.weight 35, 0.bias 7, 2.weight 14, 2.bias 2
+        let options = DataParallelOptions {
+            bucket_elements: 16,
+            ..Default::default()
+        };
+        let ddp = DataParallel::with_options(&SingleProcess, &model, options).unwrap();
+        // [2.bias, 2.weight] reach 16; [0.bias, 0.weight] make the second bucket.
+        assert_eq!(ddp.bucket_sizes(), [16, 42]);
+        assert_eq!(ddp.members, [vec![3, 2], vec![1, 0]]);
+        let whole = DataParallel::new(&SingleProcess, &model).unwrap();
+        assert_eq!(whole.bucket_sizes(), [58]);
+        let zero = DataParallelOptions {
+            bucket_elements: 0,
+            ..Default::default()
+        };
+        let err = DataParallel::with_options(&SingleProcess, &model, zero).unwrap_err();
+        assert_eq!(err, DistError::Config("a bucket size of 0 elements".into()));
+    }
+
+    #[test]
+    fn rank_zero_runs_the_checkpoint_and_every_rank_learns_how_it_went() {
+        let comm = SingleProcess;
+        let mut ran = false;
+        comm.on_root(|| -> std::result::Result<(), String> {
+            ran = true;
+            Ok(())
+        })
+        .unwrap();
+        assert!(ran);
+        let err = comm.on_root(|| Err::<(), _>("disk full")).unwrap_err();
+        assert_eq!(err.to_string(), "on rank 0: disk full");
+        let mut bytes = b"hello".to_vec();
+        comm.broadcast_bytes(&mut bytes, 0);
+        assert_eq!(bytes, b"hello");
+    }
 }

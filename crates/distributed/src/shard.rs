@@ -115,3 +115,67 @@ pub fn rank_seed(seed: u64, rank: usize) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     seed ^ z ^ (z >> 31)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ranks_shards_are_disjoint_and_make_up_the_global_batches() {
+        let world = 3;
+        let shards: Vec<Shards> = (0..world)
+            .map(|r| Shards::new(100, 12, r, world).unwrap())
+            .collect();
+        assert_eq!((shards[0].steps(), shards[0].local_batch()), (8, 4));
+        let global = shards[0].global_epoch(5);
+        let mine: Vec<Vec<Vec<usize>>> = shards.iter().map(|s| s.epoch(5)).collect();
+        for (step, batch) in global.iter().enumerate() {
+            let joined: Vec<usize> = (0..world).flat_map(|r| mine[r][step].clone()).collect();
+            assert_eq!(
+                &joined, batch,
+                "step {step}: the shards in rank order are the global batch"
+            );
+        }
+        let mut all: Vec<usize> = global.concat();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 96, "no sample twice in an epoch");
+        assert_ne!(
+            shards[0].epoch(6),
+            mine[0],
+            "each epoch draws its own permutation"
+        );
+        assert_eq!(
+            shards[1].epoch(5),
+            mine[1],
+            "the same seed gives the same shards"
+        );
+    }
+
+    #[test]
+    fn impossible_shardings_are_errors_that_say_why() {
+        let err = |r| Shards::new(100, 10, r, 3).unwrap_err().to_string();
+        assert_eq!(
+            err(0),
+            "data-parallel: the global batch of 10 does not split evenly over 3 ranks"
+        );
+        let big = Shards::new(10, 12, 0, 2).unwrap_err().to_string();
+        assert!(
+            big.contains("global batch of 12 is larger than the 10 samples"),
+            "{big}"
+        );
+        let rank = Shards::new(10, 2, 2, 2).unwrap_err().to_string();
+        assert!(rank.contains("rank 2 in a world of 2"), "{rank}");
+        assert!(Shards::new(10, 0, 0, 1).is_err());
+    }
+
+    #[test]
+    fn rank_seeds_differ_and_rank_zero_keeps_the_seed() {
+        let seeds: Vec<u64> = (0..64).map(|r| rank_seed(7, r)).collect();
+        assert_eq!(seeds[0], 7);
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 64);
+    }
+}

@@ -11,9 +11,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tapegrad_autograd::{Param, Tape, Var};
 use tapegrad_distributed::{
-    Communicator, DataParallel, DataParallelOptions, MpiWorld, Shards, rank_seed,
+    BufferSync, Communicator, DataParallel, DataParallelOptions, MpiWorld, Shards, rank_seed,
 };
-use tapegrad_nn::{Forward, Init, Linear, Mode, Module, Relu, Sequential};
+use tapegrad_nn::{BatchNorm1d, Forward, Init, Linear, Mode, Module, Relu, Sequential};
 use tapegrad_optim::{Adam, AdamConfig, Optimizer};
 use tapegrad_tensor::Tensor;
 
@@ -145,6 +145,26 @@ fn agree() {
         );
         assert_eq!(values(&o, rank, "unused"), ["ok"], "{}", show(&o));
     }
+    // BatchNorm running means: rank 0's everywhere by default, the ranks' mean when asked.
+    let get = |rank, key| floats(values(&o, rank, key)[0]);
+    let (own0, own1) = (get(0, "FromRoot_local"), get(1, "FromRoot_local"));
+    assert_ne!(own0, own1, "the shards differ, so the local statistics do");
+    for rank in 0..2 {
+        assert_eq!(get(rank, "FromRoot_synced"), own0);
+        let mean = get(rank, "Average_synced");
+        let (a, b) = (get(0, "Average_local"), get(1, "Average_local"));
+        for k in 0..mean.len() {
+            assert!(
+                (mean[k] - (a[k] + b[k]) / 2.0).abs() < 1e-6,
+                "{mean:?} from {a:?} and {b:?}"
+            );
+        }
+    }
+}
+
+/// `a,b,…` as numbers.
+fn floats(list: &str) -> Vec<f64> {
+    list.split(',').map(|v| v.parse().unwrap()).collect()
 }
 
 fn mismatch() {
@@ -354,6 +374,36 @@ fn agree_worker(world: &MpiWorld) {
         if ok { "ok" } else { "wrong" },
         got(extra)
     );
+    buffers_worker(world, rank);
+}
+
+/// BatchNorm running statistics after one step, each rank on its own shard: rank 0's on every
+/// rank by default, their mean with `BufferSync::Average`.
+fn buffers_worker(world: &MpiWorld, rank: usize) {
+    let (x, _) = data();
+    for sync in [BufferSync::FromRoot, BufferSync::Average] {
+        let mut rng = StdRng::seed_from_u64(5);
+        let model = Sequential::new()
+            .push(Linear::new(12, 4, Init::He, &mut rng))
+            .push(BatchNorm1d::new(4));
+        let options = DataParallelOptions {
+            buffers: sync,
+            ..Default::default()
+        };
+        let mut ddp = DataParallel::with_options(world, &model, options).unwrap();
+        let tape = Tape::new();
+        let shard: Vec<usize> = (rank * 8..rank * 8 + 8).collect();
+        let y = model.forward(&tape.input(x.index_select(0, &shard)), Mode::Train);
+        let local = model.buffers()[0].1.value().to_vec();
+        ddp.backward(&y.square().mean_all()).unwrap();
+        let synced = model.buffers()[0].1.value().to_vec();
+        let list = |v: &[f32]| v.iter().map(f32::to_string).collect::<Vec<_>>().join(",");
+        println!(
+            "rank {rank}: {sync:?}_local={} {sync:?}_synced={}",
+            list(&local),
+            list(&synced)
+        );
+    }
 }
 
 /// Three bare parameters as one module.
