@@ -44,7 +44,7 @@ use tapegrad::rand::{SeedableRng, rngs::StdRng};
     name = "mnist_ddp",
     about = "Train the MNIST MLP data-parallel over MPI (run under mpirun; one process without the `mpi` feature)"
 )]
-pub struct Args {
+pub struct DdpArgs {
     /// The training flags of mnist_mlp.
     #[command(flatten)]
     pub base: MlpArgs,
@@ -100,7 +100,7 @@ fn evaluate(comm: &impl Communicator, model: &dyn Forward<f32>, test: &Dataset<f
 }
 
 /// The whole run on every rank; rank 0 prints. Returns the epochs trained.
-pub fn train(comm: &impl Communicator, args: &Args) -> Result<Vec<EpochStats>, String> {
+pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>, String> {
     let base = &args.base;
     let root = comm.is_root();
     if let Some(path) = &base.plot {
@@ -303,7 +303,7 @@ pub fn train(comm: &impl Communicator, args: &Args) -> Result<Vec<EpochStats>, S
 }
 
 /// Applies the thread count, trains, and exits with the error's message (status 1).
-fn run(comm: &impl Communicator, args: &Args) {
+fn run(comm: &impl Communicator, args: &DdpArgs) {
     if let Err(e) = tapegrad::set_num_threads(threads_per_rank(&args.base, comm)) {
         eprintln!("error: --threads: {e}");
         std::process::exit(2);
@@ -316,7 +316,7 @@ fn run(comm: &impl Communicator, args: &Args) {
 
 #[allow(dead_code)] // a test includes this file as a module and calls `train` directly
 fn main() {
-    let args = Args::parse();
+    let args = DdpArgs::parse();
     #[cfg(feature = "mpi")]
     {
         let world = tapegrad::distributed::MpiWorld::init().unwrap_or_else(|e| {

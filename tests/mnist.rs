@@ -6,6 +6,9 @@
 #[allow(dead_code)]
 #[path = "../examples/mnist_cnn.rs"]
 mod mnist_cnn;
+#[allow(dead_code)]
+#[path = "../examples/mnist_ddp.rs"]
+mod mnist_ddp;
 #[path = "../examples/mnist_early_stopping.rs"]
 mod mnist_early_stopping;
 use mnist_cnn::mnist_mlp;
@@ -89,6 +92,58 @@ fn resume_continues_exactly_and_the_seed_fixes_the_run() {
         key(&straight[1..]),
         "the resumed epoch equals the uninterrupted one"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn data_parallel_on_one_process_trains_resumes_and_refuses_another_world_size() {
+    use tapegrad::distributed::SingleProcess;
+    let dir = std::env::temp_dir().join(format!("tapegrad-mnist-ddp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck = dir.join("ddp.safetensors");
+    let ck = ck.to_str().unwrap();
+    let small = [
+        "--quiet",
+        "--train-limit",
+        "1500",
+        "--hidden",
+        "64",
+        "--batch-size",
+        "50",
+    ];
+    let with = |more: &[&str]| {
+        let argv = ["mnist_ddp"].iter().chain(&small).chain(more);
+        mnist_ddp::DdpArgs::parse_from(argv)
+    };
+    let comm = SingleProcess;
+    let straight = mnist_ddp::train(&comm, &with(&["--epochs", "2"])).unwrap();
+    assert!(straight[1].test_accuracy > 0.8, "{straight:?}");
+    mnist_ddp::train(&comm, &with(&["--epochs", "1", "--checkpoint", ck])).unwrap();
+    let resumed = mnist_ddp::train(
+        &comm,
+        &with(&["--epochs", "2", "--checkpoint", ck, "--resume"]),
+    );
+    let resumed = resumed.unwrap();
+    assert_eq!(
+        resumed[0].train_loss.to_bits(),
+        straight[1].train_loss.to_bits()
+    );
+    // A checkpoint written by two ranks does not resume on one.
+    use tapegrad::rand::{SeedableRng, rngs::StdRng};
+    let model = (mnist_ddp::mnist_mlp::MLP.build)(&with(&[]).base, &mut StdRng::seed_from_u64(0));
+    let meta = std::collections::HashMap::from([
+        ("epoch".to_string(), "1".to_string()),
+        ("world_size".to_string(), "2".to_string()),
+    ]);
+    let two = dir.join("two.safetensors");
+    tapegrad::nn::save_module(&model, &two, meta).unwrap();
+    let two = two.to_str().unwrap();
+    let err = mnist_ddp::train(
+        &comm,
+        &with(&["--epochs", "2", "--checkpoint", two, "--resume"]),
+    );
+    let err = err.unwrap_err();
+    assert!(err.contains("saved by 2 ranks and this run has 1"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
