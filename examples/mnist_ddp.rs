@@ -103,15 +103,21 @@ fn evaluate(comm: &impl Communicator, model: &dyn Forward<f32>, test: &Dataset<f
 pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>, String> {
     let base = &args.base;
     let root = comm.is_root();
-    if let Some(path) = &base.plot {
-        mnist_mlp::support::check_plot_path(path)?;
-    }
-    if let Some(path) = &base.checkpoint {
-        for file in [path.clone(), mnist_mlp::optim_path(path)] {
-            mnist_mlp::support::check_writable(&file)
-                .map_err(|e| format!("--checkpoint {}: {e}", file.display()))?;
+    // Only rank 0 writes, so only rank 0 checks (two ranks probing one path would race); every
+    // rank learns the outcome before any work.
+    comm.on_root(|| -> Result<(), String> {
+        if let Some(path) = &base.plot {
+            mnist_mlp::support::check_plot_path(path)?;
         }
-    }
+        if let Some(path) = &base.checkpoint {
+            for file in [path.clone(), mnist_mlp::optim_path(path)] {
+                mnist_mlp::support::check_writable(&file)
+                    .map_err(|e| format!("--checkpoint {}: {e}", file.display()))?;
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
     let run_start = Instant::now();
     let (train, test) = mnist_mlp::load_data(base)?;
     let shards = Shards::new(train.len(), base.batch_size, comm.rank(), comm.size())
