@@ -6,7 +6,9 @@
 #[allow(dead_code)]
 #[path = "../examples/mnist_cnn.rs"]
 mod mnist_cnn;
-#[allow(dead_code)]
+// Each example is a crate of its own that includes mnist_mlp; this test crate includes two of
+// them, so mnist_mlp (and the chart helpers) load twice, as two independent modules.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../examples/mnist_ddp.rs"]
 mod mnist_ddp;
 #[path = "../examples/mnist_early_stopping.rs"]

@@ -37,9 +37,9 @@ fn main() {
                 .raw()
                 .all_reduce_into(&send[..], &mut recv[..], SystemOperation::sum())
         });
-        let mut buckets = vec![vec![1.0f32; len]];
+        let mut bucket = vec![1.0f32; len];
         let nonblocking = median(200, &world, || {
-            world.reduce_while(buckets.iter_mut().map(Vec::as_mut_slice).collect(), |_| ())
+            world.reduce_while(vec![bucket.as_mut_slice()], |_| ())
         });
         if world.is_root() {
             println!(

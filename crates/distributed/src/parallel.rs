@@ -335,7 +335,7 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
                 BufferSync::FromRoot => b.update(|values| self.comm.broadcast(values, 0)),
                 BufferSync::Average => b.update(|values| {
                     self.comm.all_reduce_sum(values);
-                    values.iter_mut().for_each(|v| *v = *v / n);
+                    values.iter_mut().for_each(|v| *v /= n);
                 }),
             }
         }
