@@ -280,30 +280,8 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
         }
     }
     if root {
-        if let Some(best) = history
-            .iter()
-            .max_by(|a, b| a.test_accuracy.total_cmp(&b.test_accuracy))
-        {
-            println!(
-                "done in {:.1} s: best test accuracy {:.2}% at epoch {}, last {:.2}%",
-                run_start.elapsed().as_secs_f64(),
-                100.0 * best.test_accuracy,
-                best.epoch,
-                100.0 * history.last().map_or(0.0, |s| s.test_accuracy)
-            );
-        }
-        match &base.checkpoint {
-            Some(path) => println!(
-                "model saved to {} by rank 0; continue with --resume",
-                path.display()
-            ),
-            None => println!("model not saved (pass --checkpoint FILE to keep it)"),
-        }
-        if let Some(path) = &base.plot {
-            mnist_mlp::plot(path, "MNIST MLP, data-parallel", &history)
-                .map_err(|e| e.to_string())?;
-            println!("curves written to {}", path.display());
-        }
+        let title = "MNIST MLP, data-parallel";
+        mnist_mlp::finish(base, title, run_start, &history, "by rank 0")?;
     }
     Ok(history)
 }

@@ -487,6 +487,24 @@ pub fn train_recipe(args: &Args, recipe: &Recipe) -> Result<Vec<EpochStats>, Str
                 .map_err(|e| e.to_string())?;
         }
     }
+    finish(
+        args,
+        recipe.title,
+        run_start,
+        &history,
+        "(optimizer state beside it)",
+    )?;
+    Ok(history)
+}
+
+/// Ends a run: the best epoch, where the model went (`saved` says how), and the chart.
+pub fn finish(
+    args: &Args,
+    title: &str,
+    run_start: Instant,
+    history: &[EpochStats],
+    saved: &str,
+) -> Result<(), String> {
     if let Some(best) = history
         .iter()
         .max_by(|a, b| a.test_accuracy.total_cmp(&b.test_accuracy))
@@ -501,16 +519,16 @@ pub fn train_recipe(args: &Args, recipe: &Recipe) -> Result<Vec<EpochStats>, Str
     }
     match &args.checkpoint {
         Some(path) => println!(
-            "model saved to {} (optimizer state beside it); continue with --resume",
+            "model saved to {} {saved}; continue with --resume",
             path.display()
         ),
         None => println!("model not saved (pass --checkpoint FILE to keep it)"),
     }
     if let Some(path) = &args.plot {
-        plot(path, recipe.title, &history).map_err(|e| e.to_string())?;
+        plot(path, title, history).map_err(|e| e.to_string())?;
         println!("curves written to {}", path.display());
     }
-    Ok(history)
+    Ok(())
 }
 
 /// Writes the loss and accuracy curves of `history` to a PNG.

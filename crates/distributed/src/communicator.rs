@@ -144,20 +144,33 @@ impl Communicator for SingleProcess {
         buckets: Vec<&mut [T]>,
         work: impl FnOnce(&mut dyn Launcher<T>) -> R,
     ) -> R {
-        work(&mut Alone {
-            started: vec![false; buckets.len()],
-            buckets,
-        })
+        // A world of one: every sum is the bucket itself.
+        work(&mut Blocking::new(self, buckets))
     }
 }
 
-/// A world of one: a bucket's sum is the bucket.
-struct Alone<'a, T> {
-    buckets: Vec<&'a mut [T]>,
-    started: Vec<bool>,
+/// Reduces each bucket with a blocking all-reduce the moment it is started, timing the calls.
+pub(crate) struct Blocking<'a, T, C> {
+    pub(crate) comm: &'a C,
+    pub(crate) buckets: Vec<&'a mut [T]>,
+    pub(crate) started: Vec<bool>,
+    /// Time inside the blocking calls.
+    pub(crate) time: std::time::Duration,
 }
 
-impl<T: Scalar> Launcher<T> for Alone<'_, T> {
+impl<'a, T, C> Blocking<'a, T, C> {
+    /// A launcher for `buckets`, none started yet.
+    pub(crate) fn new(comm: &'a C, buckets: Vec<&'a mut [T]>) -> Self {
+        Blocking {
+            comm,
+            started: vec![false; buckets.len()],
+            buckets,
+            time: std::time::Duration::ZERO,
+        }
+    }
+}
+
+impl<T: Scalar, C: Communicator> Launcher<T> for Blocking<'_, T, C> {
     fn bucket_mut(&mut self, k: usize) -> &mut [T] {
         assert!(!self.started[k], "bucket {k} was started already");
         self.buckets[k]
@@ -166,5 +179,8 @@ impl<T: Scalar> Launcher<T> for Alone<'_, T> {
     fn start(&mut self, k: usize) {
         assert!(!self.started[k], "bucket {k} was started twice");
         self.started[k] = true;
+        let start = std::time::Instant::now();
+        self.comm.all_reduce_sum(self.buckets[k]);
+        self.time += start.elapsed();
     }
 }

@@ -1,6 +1,6 @@
 //! `DataParallel`: the model's gradients averaged over the ranks after each backward pass.
 
-use crate::communicator::{Communicator, Launcher, Scalar};
+use crate::communicator::{Blocking, Communicator, Launcher, Scalar};
 use crate::error::{DistError, Result};
 use crate::fingerprint;
 use std::collections::HashMap;
@@ -288,12 +288,7 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
         let (result, backward_done) = if self.options.overlap {
             comm.reduce_while(buckets, work)
         } else {
-            let mut eager = Eager {
-                comm,
-                started: vec![false; buckets.len()],
-                buckets,
-                time: Duration::ZERO,
-            };
+            let mut eager = Blocking::new(comm, buckets);
             let out = work(&mut eager);
             in_calls = eager.time;
             out
@@ -358,30 +353,6 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             let view = bucket.narrow(0, slot.offset, slot.len);
             grads.insert(self.params[i].id(), view.reshape(&self.params[i].shape()));
         }
-    }
-}
-
-/// Reduces each bucket with a blocking all-reduce the moment it is started.
-struct Eager<'a, T, C> {
-    comm: &'a C,
-    buckets: Vec<&'a mut [T]>,
-    started: Vec<bool>,
-    /// Time inside the blocking calls.
-    time: Duration,
-}
-
-impl<T: Scalar, C: Communicator> Launcher<T> for Eager<'_, T, C> {
-    fn bucket_mut(&mut self, k: usize) -> &mut [T] {
-        assert!(!self.started[k], "bucket {k} was started already");
-        self.buckets[k]
-    }
-
-    fn start(&mut self, k: usize) {
-        assert!(!self.started[k], "bucket {k} was started twice");
-        self.started[k] = true;
-        let start = Instant::now();
-        self.comm.all_reduce_sum(self.buckets[k]);
-        self.time += start.elapsed();
     }
 }
 
