@@ -2,7 +2,7 @@
 //! own shard of every batch, gradients averaged over the ranks after every backward pass (as
 //! PyTorch's `DistributedDataParallel` over MPI, or Horovod).
 //!
-//! - [`Communicator`]: rank, size and the collectives; [`SingleProcess`] always, [`MpiWorld`]
+//! - [`Communicator`]: rank, size and the collectives; [`SingleProcess`] always, `MpiWorld`
 //!   with the `mpi` feature (rsmpi over the system's MPI; run under `mpirun`).
 //! - [`DataParallel`]: checks every rank has the same model, broadcasts rank 0's weights, and
 //!   averages gradients in flat buckets, overlapping the reductions with backward.

@@ -11,7 +11,7 @@ use crate::tensor::Tensor;
 use crate::window::Size2;
 
 /// Gradient of max pooling: zeros of `input_shape`, plus each `grad_out` element added at its
-/// window's argmax (from [`max_pool2d_with_argmax`]); overlapping windows accumulate.
+/// window's argmax (from [`max_pool2d_with_argmax`](super::max_pool2d_with_argmax)); overlapping windows accumulate.
 ///
 /// ```
 /// # use tapegrad_tensor::{Tensor, pool::{Pool2d, max_pool2d_with_argmax, max_pool2d_backward}};
