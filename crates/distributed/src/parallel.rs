@@ -58,8 +58,9 @@ impl Default for DataParallelOptions {
 pub struct CommStats {
     /// Gradient reductions done.
     pub reductions: u64,
-    /// Wall time of [`DataParallel::all_reduce`] calls (pack, reduce, unpack), or, for
-    /// [`DataParallel::backward`], the time after the backward pass spent finishing reductions.
+    /// Wall time communicating: all of [`DataParallel::all_reduce`] (packing, reductions, buffer
+    /// sync); for [`DataParallel::backward`], the blocking reductions (or, with overlap, the wait
+    /// for them after the backward pass) and the buffer sync. Packing during backward is not counted.
     pub reduce_time: Duration,
 }
 
@@ -154,10 +155,12 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
         };
         let lines = fingerprint::describe(
             format!(
-                "settings: {} ranks, buckets of {} elements, buffers {:?}",
+                "settings: {} ranks, buckets of {} elements, buffers {:?}, overlap {}",
                 comm.size(),
                 options.bucket_elements,
-                options.buffers
+                options.buffers,
+                // MPI never matches a blocking reduction with a non-blocking one.
+                options.overlap
             ),
             named
                 .iter()
