@@ -145,6 +145,22 @@ fn agree() {
         );
         assert_eq!(values(&o, rank, "unused"), ["ok"], "{}", show(&o));
     }
+    // A backward pass that fails on rank 1 is an error on both ranks, and the next step works.
+    let failure = |rank| values(&o, rank, "failure")[0].replace('_', " ");
+    assert!(
+        failure(0).contains("another rank's backward pass failed"),
+        "{}",
+        failure(0)
+    );
+    assert!(
+        failure(1).starts_with("data-parallel backward: "),
+        "{}",
+        failure(1)
+    );
+    assert!(!failure(1).contains("another rank"), "{}", failure(1));
+    for rank in 0..2 {
+        assert_eq!(values(&o, rank, "after_failure"), ["true"], "{}", show(&o));
+    }
     // BatchNorm running means: rank 0's everywhere by default, the ranks' mean when asked.
     let get = |rank, key| floats(values(&o, rank, key)[0]);
     let (own0, own1) = (get(0, "FromRoot_local"), get(1, "FromRoot_local"));
@@ -375,6 +391,32 @@ fn agree_worker(world: &MpiWorld) {
         got(extra)
     );
     buffers_worker(world, rank);
+    failure_worker(world, rank);
+}
+
+/// Rank 1's backward fails (a loss that is not a scalar); it still takes part in the reduction,
+/// so rank 0 learns of it instead of waiting, and both can go on.
+fn failure_worker(world: &MpiWorld, rank: usize) {
+    let (x, y) = data();
+    let model = mlp(1, 16);
+    let mut ddp = DataParallel::new(world, &model).unwrap();
+    let tape = Tape::new();
+    let logits = model.forward(&tape.input(x.narrow(0, 0, 4)), Mode::Train);
+    let loss = if rank == 1 {
+        logits // [4, 3]: backward needs a scalar
+    } else {
+        logits.cross_entropy(&y[..4])
+    };
+    let err = ddp
+        .backward(&loss)
+        .unwrap_err()
+        .to_string()
+        .replace(' ', "_");
+    println!("rank {rank}: failure={err}");
+    // Both ranks still agree on the next step.
+    let tape = Tape::new();
+    let grads = ddp.backward(&loss_on(&model, &tape, &x, &y, &[0, 1, 2, 3]));
+    println!("rank {rank}: after_failure={}", grads.is_ok());
 }
 
 /// BatchNorm running statistics after one step, each rank on its own shard: rank 0's on every
