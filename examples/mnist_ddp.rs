@@ -34,7 +34,7 @@ use tapegrad::data::Dataset;
 use tapegrad::distributed::{
     BufferSync, Communicator, DataParallel, DataParallelOptions, Shards, rank_seed,
 };
-use tapegrad::nn::{Forward, Mode, Module, load_module, save_module};
+use tapegrad::nn::{Forward, Mode, save_module};
 use tapegrad::prelude::{Tape, l2_penalty};
 use tapegrad::rand::{SeedableRng, rngs::StdRng};
 
@@ -126,31 +126,23 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
     let mut opt = mnist_mlp::build_optimizer(base, &model);
     let schedule = mnist_mlp::build_schedule(base);
     let mut first_epoch = 0;
-    if base.resume {
-        let path = base
-            .checkpoint
-            .as_ref()
-            .expect("clap requires --checkpoint");
-        let meta = load_module(&model, path).map_err(|e| format!("--resume: {e}"))?;
+    let same_world = |meta: &HashMap<String, String>| {
         let saved = meta.get("world_size").and_then(|s| s.parse::<usize>().ok());
-        if saved != Some(comm.size()) {
-            return Err(format!(
-                "--resume: {} was saved by {} ranks and this run has {}: resume with the same number",
-                path.display(),
-                saved.map_or("an unknown number of".into(), |s| s.to_string()),
-                comm.size()
-            ));
+        if saved == Some(comm.size()) {
+            return Ok(());
         }
-        let state = tapegrad::optim::load_state_dict_file::<f32>(mnist_mlp::optim_path(path))
-            .map_err(|e| format!("--resume: {e}"))?;
-        opt.load_state_dict(&state)
-            .map_err(|e| format!("--resume: {e}"))?;
-        first_epoch = meta
-            .get("epoch")
-            .and_then(|e| e.parse().ok())
-            .ok_or("--resume: the checkpoint has no epoch")?;
+        Err(format!(
+            "--resume: {} was saved by {} ranks and this run has {}: resume with the same number",
+            mnist_mlp::checkpoint_display(base),
+            saved.map_or("an unknown number of".into(), |s| s.to_string()),
+            comm.size()
+        ))
+    };
+    if let Some((_, epoch)) = mnist_mlp::resume(base, &model, opt.as_mut(), same_world)? {
+        first_epoch = epoch;
         if root {
-            println!("resumed from {} after epoch {first_epoch}", path.display());
+            let path = mnist_mlp::checkpoint_display(base);
+            println!("resumed from {path} after epoch {epoch}");
         }
     }
     let options = DataParallelOptions {
@@ -175,14 +167,8 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
             }
         );
         println!(
-            "{} training / {} test images; {} with {} parameters; {:?}, lr {} ({:?})",
-            train.len(),
-            test.len(),
-            (MLP.describe)(base),
-            model.num_parameters(),
-            base.optimizer,
-            base.lr,
-            base.schedule
+            "{}",
+            mnist_mlp::run_header(base, &MLP, &train, &test, &model)
         );
     }
     let mut history = Vec::new();

@@ -386,32 +386,14 @@ pub fn train_recipe(args: &Args, recipe: &Recipe) -> Result<Vec<EpochStats>, Str
     let mut opt = build_optimizer(args, &model);
     let schedule = build_schedule(args);
     let mut first_epoch = 0;
-    if args.resume {
-        let path = args
-            .checkpoint
-            .as_ref()
-            .expect("clap requires --checkpoint with --resume");
-        let meta = load_module(&model, path).map_err(|e| format!("--resume: {e}"))?;
-        let state = tapegrad::optim::load_state_dict_file::<f32>(optim_path(path))
-            .map_err(|e| format!("--resume: {e}"))?;
-        opt.load_state_dict(&state)
-            .map_err(|e| format!("--resume: {e}"))?;
-        first_epoch = meta
-            .get("epoch")
-            .and_then(|e| e.parse().ok())
-            .ok_or("--resume: the checkpoint has no epoch")?;
-        println!("resumed from {} after epoch {first_epoch}", path.display());
+    if let Some((_, epoch)) = resume(args, &model, opt.as_mut(), |_| Ok(()))? {
+        first_epoch = epoch;
+        println!(
+            "resumed from {} after epoch {epoch}",
+            checkpoint_display(args)
+        );
     }
-    println!(
-        "{} training / {} test images; {} with {} parameters; {:?}, lr {} ({:?})",
-        train.len(),
-        test.len(),
-        (recipe.describe)(args),
-        model.num_parameters(),
-        args.optimizer,
-        args.lr,
-        args.schedule
-    );
+    println!("{}", run_header(args, recipe, &train, &test, &model));
     let mut history = Vec::new();
     for epoch in first_epoch..args.epochs {
         let lr = schedule.lr(epoch);
@@ -495,6 +477,61 @@ pub fn train_recipe(args: &Args, recipe: &Recipe) -> Result<Vec<EpochStats>, Str
         "(optimizer state beside it)",
     )?;
     Ok(history)
+}
+
+/// A checkpoint's metadata and the epoch it was saved after.
+pub type Resumed = (HashMap<String, String>, usize);
+
+/// With `--resume`, loads the checkpoint into `model` and `opt` and returns its metadata and the
+/// epoch it was saved after; `None` without `--resume`. `check` sees the metadata first and may
+/// refuse it before the optimizer state is read.
+pub fn resume(
+    args: &Args,
+    model: &Sequential<f32>,
+    opt: &mut dyn Optimizer<f32>,
+    check: impl FnOnce(&HashMap<String, String>) -> Result<(), String>,
+) -> Result<Option<Resumed>, String> {
+    let (true, Some(path)) = (args.resume, &args.checkpoint) else {
+        return Ok(None);
+    };
+    let meta = load_module(model, path).map_err(|e| format!("--resume: {e}"))?;
+    check(&meta)?;
+    let state = tapegrad::optim::load_state_dict_file::<f32>(optim_path(path))
+        .map_err(|e| format!("--resume: {e}"))?;
+    opt.load_state_dict(&state)
+        .map_err(|e| format!("--resume: {e}"))?;
+    let epoch = meta
+        .get("epoch")
+        .and_then(|e| e.parse().ok())
+        .ok_or("--resume: the checkpoint has no epoch")?;
+    Ok(Some((meta, epoch)))
+}
+
+/// `--checkpoint`'s path for messages.
+pub fn checkpoint_display(args: &Args) -> String {
+    args.checkpoint
+        .as_ref()
+        .map_or_else(String::new, |p| p.display().to_string())
+}
+
+/// The run's one-line description: data sizes, model, parameter count, optimizer and schedule.
+pub fn run_header(
+    args: &Args,
+    recipe: &Recipe,
+    train: &Dataset<f32>,
+    test: &Dataset<f32>,
+    model: &Sequential<f32>,
+) -> String {
+    format!(
+        "{} training / {} test images; {} with {} parameters; {:?}, lr {} ({:?})",
+        train.len(),
+        test.len(),
+        (recipe.describe)(args),
+        model.num_parameters(),
+        args.optimizer,
+        args.lr,
+        args.schedule
+    )
 }
 
 /// Ends a run: the best epoch, where the model went (`saved` says how), and the chart.
