@@ -236,16 +236,9 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
         };
         if root {
             println!(
-                "epoch {:>2}: lr {:.2e}  train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} samples/s  all-reduce {:.1}% of the step",
-                stats.epoch,
-                stats.lr,
-                stats.train_loss,
-                100.0 * stats.train_accuracy,
-                stats.test_loss,
-                100.0 * stats.test_accuracy,
-                stats.seconds,
-                totals[2] / stats.seconds,
-                100.0 * totals[4] / totals[3],
+                "{}  all-reduce {:.1}% of the step",
+                stats.line(totals[2] / stats.seconds),
+                100.0 * totals[4] / totals[3]
             );
         }
         history.push(stats);

@@ -168,6 +168,23 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
+impl EpochStats {
+    /// The epoch's line of output, with the training throughput.
+    pub fn line(&self, samples_per_second: f64) -> String {
+        format!(
+            "epoch {:>2}: lr {:.2e}  train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} samples/s",
+            self.epoch,
+            self.lr,
+            self.train_loss,
+            100.0 * self.train_accuracy,
+            self.test_loss,
+            100.0 * self.test_accuracy,
+            self.seconds,
+            samples_per_second
+        )
+    }
+}
+
 /// What differs between the MNIST examples (`mnist_mlp`, `mnist_cnn`): the model, the shape one
 /// image takes on its way in, and the name on the output. The loop, flags, checkpoints and
 /// charts are shared.
@@ -450,17 +467,7 @@ pub fn train_recipe(args: &Args, recipe: &Recipe) -> Result<Vec<EpochStats>, Str
             test_accuracy,
             seconds,
         };
-        println!(
-            "epoch {:>2}: lr {:.2e}  train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} samples/s",
-            stats.epoch,
-            stats.lr,
-            stats.train_loss,
-            100.0 * stats.train_accuracy,
-            stats.test_loss,
-            100.0 * stats.test_accuracy,
-            seconds,
-            seen as f64 / seconds
-        );
+        println!("{}", stats.line(seen as f64 / seconds));
         history.push(stats);
         if let Some(path) = &args.checkpoint {
             let meta = HashMap::from([("epoch".to_string(), (epoch + 1).to_string())]);
