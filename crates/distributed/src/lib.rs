@@ -5,7 +5,7 @@
 //! - [`Communicator`]: rank, size and the collectives; [`SingleProcess`] always, `MpiWorld`
 //!   with the `mpi` feature (rsmpi over the system's MPI; run under `mpirun`).
 //! - [`DataParallel`]: checks every rank has the same model, broadcasts rank 0's weights, and
-//!   averages gradients in flat buckets, overlapping the reductions with backward.
+//!   averages gradients in flat buckets, each reduced as soon as backward has finished it.
 //! - [`Shards`] and [`rank_seed`]: disjoint shards of one seeded permutation per epoch, and a
 //!   seed of each rank's own for dropout.
 //!
