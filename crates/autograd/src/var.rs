@@ -143,12 +143,7 @@ impl<T: Float> Var<T> {
 
     /// Fallible [`Var::backward`].
     pub fn try_backward(&self) -> Result<Grads<T>> {
-        if self.value.numel() != 1 {
-            return Err(AutogradError::NonScalarRoot {
-                shape: self.shape().to_vec(),
-            });
-        }
-        self.try_backward_with(Tensor::ones(self.shape()))
+        self.walk_from_scalar(None)
     }
 
     /// Gradients given an explicit upstream gradient `∂L/∂self` of this var's shape.
@@ -225,12 +220,17 @@ impl<T: Float> Var<T> {
         &self,
         mut hook: impl FnMut(ParamId, &Tensor<T>),
     ) -> Result<Grads<T>> {
+        self.walk_from_scalar(Some(&mut hook))
+    }
+
+    /// The backward pass of a single-element var, seeded with `∂L/∂self = 1`.
+    fn walk_from_scalar(&self, hook: Option<&mut GradHook<'_, T>>) -> Result<Grads<T>> {
         if self.value.numel() != 1 {
             return Err(AutogradError::NonScalarRoot {
                 shape: self.shape().to_vec(),
             });
         }
-        self.walk(Tensor::ones(self.shape()), Some(&mut hook))
+        self.walk(Tensor::ones(self.shape()), hook)
     }
 
     /// The backward pass from this var with `∂L/∂self = upstream`, reporting to `hook` if any.
