@@ -151,9 +151,9 @@ impl Communicator for SingleProcess {
 
 /// Reduces each bucket with a blocking all-reduce the moment it is started, timing the calls.
 pub(crate) struct Blocking<'a, T, C> {
-    pub(crate) comm: &'a C,
-    pub(crate) buckets: Vec<&'a mut [T]>,
-    pub(crate) started: Vec<bool>,
+    comm: &'a C,
+    buckets: Vec<&'a mut [T]>,
+    started: Vec<bool>,
     /// Time inside the blocking calls.
     pub(crate) time: std::time::Duration,
 }

@@ -4,14 +4,9 @@
 use crate::communicator::Communicator;
 use crate::error::{DistError, Result};
 
-/// One line per item that must agree across ranks (settings, each parameter and buffer with its
-/// shape and dtype), in the order the reductions use.
-pub(crate) fn describe(settings: String, items: impl IntoIterator<Item = String>) -> Vec<String> {
-    std::iter::once(settings).chain(items).collect()
-}
-
-/// Compares every rank's lines with rank 0's; every rank returns the same error, naming the first
-/// differing rank and its first difference.
+/// Compares every rank's lines (settings, then each parameter and buffer with its shape and
+/// dtype, in the order the reductions use) with rank 0's; every rank returns the same error,
+/// naming the first differing rank and its first difference.
 pub(crate) fn check<C: Communicator>(comm: &C, lines: &[String]) -> Result<()> {
     let mut reference = if comm.is_root() {
         lines.join("\n").into_bytes()

@@ -153,20 +153,18 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
         let line = |kind: &str, name: &str, p: &Param<T>| {
             format!("{kind} {name} {:?} {}", p.shape(), T::DTYPE)
         };
-        let lines = fingerprint::describe(
-            format!(
-                "settings: {} ranks, buckets of {} elements, buffers {:?}, overlap {}",
-                comm.size(),
-                options.bucket_elements,
-                options.buffers,
-                // MPI never matches a blocking reduction with a non-blocking one.
-                options.overlap
-            ),
-            named
-                .iter()
-                .map(|(n, p)| line("parameter", n, p))
-                .chain(named_buffers.iter().map(|(n, p)| line("buffer", n, p))),
+        let settings = format!(
+            "settings: {} ranks, buckets of {} elements, buffers {:?}, overlap {}",
+            comm.size(),
+            options.bucket_elements,
+            options.buffers,
+            // MPI never matches a blocking reduction with a non-blocking one.
+            options.overlap
         );
+        let lines: Vec<String> = std::iter::once(settings)
+            .chain(named.iter().map(|(n, p)| line("parameter", n, p)))
+            .chain(named_buffers.iter().map(|(n, p)| line("buffer", n, p)))
+            .collect();
         fingerprint::check(comm, &lines)?;
         let params: Vec<Param<T>> = named.into_iter().map(|(_, p)| p).collect();
         let buffers: Vec<Param<T>> = named_buffers.into_iter().map(|(_, p)| p).collect();
@@ -279,7 +277,9 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
                     }
                 }
                 if result.is_err() {
-                    bucket[failure_flag(slots, m)] = one;
+                    *bucket
+                        .last_mut()
+                        .expect("a bucket ends with its failure flag") = one;
                 }
                 launcher.start(k);
             }
@@ -296,10 +296,10 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             in_calls = eager.time;
             out
         };
-        let failed_elsewhere =
-            self.members.iter().enumerate().any(|(k, m)| {
-                self.buckets[k].storage_slice()[failure_flag(&self.slots, m)] != zero
-            });
+        let failed_elsewhere = self
+            .buckets
+            .iter()
+            .any(|b| b.storage_slice().last() != Some(&zero));
         let mut grads = match result {
             Ok(grads) if !failed_elsewhere => grads,
             Ok(_) => {
@@ -359,21 +359,15 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
     }
 }
 
-/// Marks every member absent and clears the failure flag, before a step fills the bucket.
+/// Marks every member absent and clears the failure flag (the bucket's last element), before a
+/// step fills the bucket.
 fn clear_flags<T: Float>(bucket: &mut [T], slots: &[Slot], members: &[usize]) {
     for &i in members {
         bucket[slots[i].flag] = T::from_f64(0.0);
     }
-    bucket[failure_flag(slots, members)] = T::from_f64(0.0);
-}
-
-/// Index of a bucket's failure flag: after its members' data and presence counts.
-fn failure_flag(slots: &[Slot], members: &[usize]) -> usize {
-    members
-        .iter()
-        .map(|&i| slots[i].flag + 1)
-        .max()
-        .unwrap_or(0)
+    if let Some(failure) = bucket.last_mut() {
+        *failure = T::from_f64(0.0);
+    }
 }
 
 /// Copies a gradient times `scale` (or zeros, for none) into its place and sets its presence count.
