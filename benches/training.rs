@@ -491,16 +491,12 @@ fn mlp(name: &str, dims: &[usize], batch: usize, rule: Rule, reps: usize, iters:
     report(name, "ms", &rows);
 }
 
+/// `--data DIR`, else `$MNIST_DIR`, else the shipped copy: the examples' rule, from the data module
+/// (whose shipped path is the repository's, not this package's folder).
 fn mnist_dir(args: &[String]) -> PathBuf {
-    if let Some(i) = args.iter().position(|a| a == "--data") {
-        if let Some(dir) = args.get(i + 1) {
-            return PathBuf::from(dir);
-        }
-    }
-    match std::env::var_os("MNIST_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
-    }
+    let flag = args.iter().position(|a| a == "--data");
+    let dir = flag.and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    tapegrad::data::resolve_data_dir(dir)
 }
 
 fn mnist_epoch(dir: &std::path::Path) {
