@@ -2,6 +2,7 @@
 
 use crate::error::{OptimError, Result, or_panic};
 use crate::optimizer::{Core, NamedParams, check_non_negative, fmt_f64, impl_optimizer};
+use crate::update_shard::UpdateShard;
 use tapegrad_autograd::Grads;
 use tapegrad_tensor::Float;
 
@@ -140,9 +141,15 @@ impl Moments {
     }
 
     /// One step of every parameter; `decoupled` picks AdamW's decay over Adam's L2 term.
-    fn apply<T: Float>(&self, core: &mut Core<T>, grads: &Grads<T>, decoupled: bool) -> Result<()> {
+    fn apply<T: Float>(
+        &self,
+        core: &mut Core<T>,
+        grads: &Grads<T>,
+        shard: UpdateShard,
+        decoupled: bool,
+    ) -> Result<()> {
         let m = *self;
-        core.step(grads, |h, theta, g, state| {
+        core.step(grads, shard, |h, theta, g, state| {
             let step = h.step as f64;
             let bias1 = 1.0 - m.beta1.powf(step);
             let bias2 = 1.0 - m.beta2.powf(step);
@@ -326,8 +333,8 @@ impl<T: Float> Adam<T> {
         Self::moments(&self.config).hyperparameters()
     }
 
-    fn apply(&mut self, grads: &Grads<T>) -> Result<()> {
-        Self::moments(&self.config).apply(&mut self.core, grads, false)
+    fn apply(&mut self, grads: &Grads<T>, shard: UpdateShard) -> Result<()> {
+        Self::moments(&self.config).apply(&mut self.core, grads, shard, false)
     }
 }
 
@@ -414,8 +421,8 @@ impl<T: Float> AdamW<T> {
         Self::moments(&self.config).hyperparameters()
     }
 
-    fn apply(&mut self, grads: &Grads<T>) -> Result<()> {
-        Self::moments(&self.config).apply(&mut self.core, grads, true)
+    fn apply(&mut self, grads: &Grads<T>, shard: UpdateShard) -> Result<()> {
+        Self::moments(&self.config).apply(&mut self.core, grads, shard, true)
     }
 }
 

@@ -39,6 +39,7 @@ mod rmsprop;
 mod schedule;
 mod sgd;
 mod state;
+mod update_shard;
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{clip_grad_norm, clip_grad_value};
@@ -53,6 +54,7 @@ pub use schedule::{
 };
 pub use sgd::{Momentum, Sgd, SgdConfig};
 pub use tapegrad_tensor::io::FileError;
+pub use update_shard::UpdateShard;
 
 /// Saves a [`StateDict`] to a safetensors file, atomically; the free-function form of
 /// [`Optimizer::save_state`] for optimizers held as `Box<dyn Optimizer<T>>`.

@@ -11,6 +11,7 @@
 //! changes nothing.
 
 use crate::error::{OptimError, Result};
+use crate::update_shard::UpdateShard;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -203,6 +204,26 @@ pub trait Optimizer<T: Float> {
     /// its state buffers (an optimizer without buffers, plain SGD, has nothing stale and steps
     /// on); [`OptimError::StepOverflow`] if a step count is at `u64::MAX`.
     fn try_step(&mut self, grads: &Grads<T>) -> Result<()>;
+
+    /// [`Optimizer::try_step`] on `shard`'s elements of every parameter only: step counts,
+    /// learning rates and new state buffers as in a whole step, every element outside the share
+    /// (of the parameters and of their state) left as it is. Used by data-parallel training,
+    /// where each rank updates its share and the ranks then exchange the updated values; every
+    /// built-in rule is elementwise, so the shares together are exactly the whole step.
+    ///
+    /// # Errors
+    /// As [`Optimizer::try_step`]; the provided method, for optimizers that do not implement
+    /// it, takes [`UpdateShard::WHOLE`] and refuses any other share with
+    /// [`OptimError::Config`].
+    fn try_step_shard(&mut self, grads: &Grads<T>, shard: UpdateShard) -> Result<()> {
+        if shard == UpdateShard::WHOLE {
+            return self.try_step(grads);
+        }
+        Err(OptimError::config(
+            "optimizer",
+            "this optimizer does not implement try_step_shard, so it cannot update a share",
+        ))
+    }
 
     /// The optimizer's learning rate (the default group's).
     fn lr(&self) -> f64;
@@ -493,9 +514,12 @@ impl<T: Float> Core<T> {
     /// One step: for each parameter with a gradient, `update(hyper, θ, g, state)` on its elements.
     ///
     /// Every slot is checked before any is updated, so a failed step changes nothing.
+    /// Only `shard`'s elements of each parameter are updated (all of them for
+    /// [`UpdateShard::WHOLE`]).
     pub(crate) fn step(
         &mut self,
         grads: &Grads<T>,
+        shard: UpdateShard,
         update: impl Fn(Hyper, &mut [T], &[T], &mut [&mut [T]]) + Sync,
     ) -> Result<()> {
         let steps = self.steps.checked_add(1).ok_or(OptimError::StepOverflow {
@@ -533,8 +557,10 @@ impl<T: Float> Core<T> {
                     *state = (0..n_buffers).map(|_| vec![T::ZERO; g.len()]).collect();
                     *state_shape = grad.shape().to_vec();
                 }
+                let range = shard.range(theta.len());
+                let (theta, g) = (&mut theta[range.clone()], &g[range.clone()]);
                 let mut views: SmallVec<[&mut [T]; 4]> =
-                    state.iter_mut().map(|v| v.as_mut_slice()).collect();
+                    state.iter_mut().map(|v| &mut v[range.clone()]).collect();
                 let run = |theta: &mut [T], g: &[T], state: &mut [&mut [T]]| {
                     update(hyper, theta, g, state)
                 };
@@ -759,7 +785,7 @@ impl Parser<'_> {
 
 /// Implements [`Optimizer`] for a type with a `core: Core<T>` field, a `config` of type
 /// `$config` (with an `lr` field and a `validate()` that checks it), a `hyperparameters()` method
-/// and an inherent `apply(&mut self, grads) -> Result<()>` holding its update rule.
+/// and an inherent `apply(&mut self, grads, shard) -> Result<()>` holding its update rule.
 macro_rules! impl_optimizer {
     ($ty:ident, $config:ident) => {
         impl<T: tapegrad_tensor::Float> $ty<T> {
@@ -771,7 +797,14 @@ macro_rules! impl_optimizer {
 
         impl<T: tapegrad_tensor::Float> $crate::Optimizer<T> for $ty<T> {
             fn try_step(&mut self, grads: &tapegrad_autograd::Grads<T>) -> $crate::Result<()> {
-                self.apply(grads)
+                self.apply(grads, $crate::UpdateShard::WHOLE)
+            }
+            fn try_step_shard(
+                &mut self,
+                grads: &tapegrad_autograd::Grads<T>,
+                shard: $crate::UpdateShard,
+            ) -> $crate::Result<()> {
+                self.apply(grads, shard)
             }
             fn lr(&self) -> f64 {
                 self.core.lr()

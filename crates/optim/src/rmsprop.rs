@@ -2,6 +2,7 @@
 
 use crate::error::{OptimError, Result, or_panic};
 use crate::optimizer::{Core, NamedParams, check_non_negative, fmt_f64, impl_optimizer};
+use crate::update_shard::UpdateShard;
 use tapegrad_autograd::Grads;
 use tapegrad_tensor::Float;
 
@@ -145,14 +146,14 @@ impl<T: Float> RmsProp<T> {
         ]
     }
 
-    fn apply(&mut self, grads: &Grads<T>) -> Result<()> {
+    fn apply(&mut self, grads: &Grads<T>, shard: UpdateShard) -> Result<()> {
         let c = self.config;
         let beta = T::from_f64(c.beta);
         let one_minus_beta = T::from_f64(1.0 - c.beta);
         let eps = T::from_f64(c.eps);
         let mu = T::from_f64(c.momentum);
         let with_momentum = c.momentum > 0.0;
-        self.core.step(grads, |h, theta, g, state| {
+        self.core.step(grads, shard, |h, theta, g, state| {
             let lr = T::from_f64(h.lr);
             let wd = T::from_f64(h.weight_decay);
             let (s, rest) = state.split_first_mut().expect("square_avg buffer");

@@ -2,6 +2,7 @@
 
 use crate::error::{OptimError, Result, or_panic};
 use crate::optimizer::{Core, NamedParams, check_non_negative, fmt_f64, impl_optimizer};
+use crate::update_shard::UpdateShard;
 use tapegrad_autograd::Grads;
 use tapegrad_tensor::Float;
 
@@ -196,10 +197,10 @@ impl<T: Float> Sgd<T> {
         ]
     }
 
-    fn apply(&mut self, grads: &Grads<T>) -> Result<()> {
+    fn apply(&mut self, grads: &Grads<T>, shard: UpdateShard) -> Result<()> {
         let nesterov = self.config.nesterov;
         let momentum = self.config.momentum;
-        self.core.step(grads, |h, theta, g, state| {
+        self.core.step(grads, shard, |h, theta, g, state| {
             let lr = T::from_f64(h.lr);
             let wd = T::from_f64(h.weight_decay);
             match momentum {
