@@ -71,6 +71,12 @@ pub trait Communicator {
     fn all_reduce_max(&self, value: u64) -> u64;
     /// `buf ← root's buf` on every rank.
     fn broadcast<T: Scalar>(&self, buf: &mut [T], root: usize);
+    /// `buf` is every rank's block in rank order, rank `r`'s `lengths[r]` elements long: each
+    /// rank enters with its own block filled, and leaves with every rank's, in place.
+    ///
+    /// # Panics
+    /// If `lengths` does not have one entry per rank adding up to `buf.len()`.
+    fn all_gather<T: Scalar>(&self, buf: &mut [T], lengths: &[usize]);
     /// Runs `work`, which may start the in-place all-reduce of any bucket as soon as it is
     /// filled; returns after every bucket's reduction has completed (buckets `work` did not start
     /// are started at the end, in order).
@@ -139,6 +145,10 @@ impl Communicator for SingleProcess {
         assert_eq!(root, 0, "broadcast from rank {root} in a world of 1");
     }
 
+    fn all_gather<T: Scalar>(&self, buf: &mut [T], lengths: &[usize]) {
+        check_blocks(buf.len(), lengths, 1);
+    }
+
     fn reduce_while<T: Scalar, R>(
         &self,
         buckets: Vec<&mut [T]>,
@@ -147,6 +157,22 @@ impl Communicator for SingleProcess {
         // A world of one: every sum is the bucket itself.
         work(&mut Blocking::new(self, buckets))
     }
+}
+
+/// Panics unless `lengths` has one block per rank and the blocks fill the buffer exactly.
+pub(crate) fn check_blocks(len: usize, lengths: &[usize], size: usize) {
+    assert_eq!(
+        lengths.len(),
+        size,
+        "all_gather: {} block lengths for {size} ranks",
+        lengths.len()
+    );
+    let total = lengths.iter().try_fold(0usize, |a, &b| a.checked_add(b));
+    assert_eq!(
+        total,
+        Some(len),
+        "all_gather: blocks of {lengths:?} elements do not fill a buffer of {len}"
+    );
 }
 
 /// Reduces each bucket with a blocking all-reduce the moment it is started, timing the calls.

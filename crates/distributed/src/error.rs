@@ -18,6 +18,8 @@ pub enum DistError {
     },
     /// A backward pass failed on this rank (its error) or on another rank.
     Backward(String),
+    /// An optimizer step failed on this rank (its error) or on another rank.
+    Step(String),
     /// A setting that cannot work with this world (a batch that does not split over the ranks).
     Config(String),
     /// MPI could not be initialized.
@@ -33,6 +35,7 @@ impl std::fmt::Display for DistError {
             ),
             DistError::Root { message } => write!(f, "on rank 0: {message}"),
             DistError::Backward(message) => write!(f, "data-parallel backward: {message}"),
+            DistError::Step(message) => write!(f, "data-parallel step: {message}"),
             DistError::Config(message) => write!(f, "data-parallel: {message}"),
             DistError::Init(message) => write!(f, "MPI: {message}"),
         }

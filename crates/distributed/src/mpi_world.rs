@@ -126,6 +126,35 @@ impl Communicator for MpiWorld {
         self.world.process_at_rank(root as i32).broadcast_into(buf);
     }
 
+    fn all_gather<T: Scalar>(&self, buf: &mut [T], lengths: &[usize]) {
+        crate::communicator::check_blocks(buf.len(), lengths, self.size());
+        let counts: Vec<c_int> = lengths.iter().map(|&n| mpi_count(n)).collect();
+        let displs: Vec<c_int> = lengths
+            .iter()
+            .scan(0, |start, &n| {
+                let at = *start;
+                *start += n;
+                Some(mpi_count(at))
+            })
+            .collect();
+        let datatype = T::equivalent_datatype().as_raw();
+        // SAFETY: `buf` is a live, exclusively borrowed slice of `T`; the blocks `counts` and
+        // `displs` describe were checked to lie inside it; the call is blocking. With
+        // MPI_IN_PLACE the send count and type are ignored.
+        unsafe {
+            mpi::ffi::MPI_Allgatherv(
+                tapegrad_mpi_in_place(),
+                0,
+                datatype,
+                buf.as_mut_ptr().cast(),
+                counts.as_ptr(),
+                displs.as_ptr(),
+                datatype,
+                self.world.as_raw(),
+            );
+        }
+    }
+
     fn reduce_while<T: Scalar, R>(
         &self,
         buckets: Vec<&mut [T]>,

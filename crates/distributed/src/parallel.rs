@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tapegrad_autograd::{Grads, Param, ParamId, Var};
 use tapegrad_nn::Module;
+use tapegrad_optim::{Optimizer, StateDict, UpdateShard};
 use tapegrad_tensor::{Float, Tensor};
 
 /// What happens to buffers (BatchNorm running statistics) at each gradient reduction.
@@ -62,6 +63,9 @@ pub struct CommStats {
     /// sync); for [`DataParallel::backward`], the blocking reductions (or, with overlap, the wait
     /// for them after the backward pass) and the buffer sync. Packing during backward is not counted.
     pub reduce_time: Duration,
+    /// Wall time of [`DataParallel::step`]'s exchange: the check that every rank's step worked
+    /// and the all-gathers of the updated shares.
+    pub exchange_time: Duration,
 }
 
 /// Where one parameter's gradient lives in the buckets.
@@ -108,6 +112,8 @@ pub struct DataParallel<'c, T: Float + Scalar, C: Communicator> {
     members: Vec<Vec<usize>>,
     /// Flat `[gradients…, presence counts…, failure flag]` per bucket; gradients are views of them.
     buckets: Vec<Tensor<T>>,
+    /// Per parameter, every rank's share of its elements in [`DataParallel::step`].
+    shares: Vec<Vec<usize>>,
     options: DataParallelOptions,
     stats: CommStats,
 }
@@ -177,6 +183,8 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             .enumerate()
             .map(|(i, p)| (p.id(), i))
             .collect();
+        let any = UpdateShard::new(comm.rank(), comm.size()).expect("a rank is below the size");
+        let shares = params.iter().map(|p| any.lengths(p.numel())).collect();
         Ok(DataParallel {
             comm,
             params,
@@ -185,6 +193,7 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
             index_of,
             members,
             buckets,
+            shares,
             options,
             stats: CommStats::default(),
         })
@@ -322,6 +331,119 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
         self.stats.reductions += 1;
         self.stats.reduce_time += waited + start.elapsed();
         Ok(grads)
+    }
+
+    /// One optimizer step shared out over the ranks: each rank updates only its share
+    /// ([`UpdateShard`]) of every parameter's elements, then the ranks exchange the updated shares
+    /// (an in-place all-gather per parameter). Every rank ends with exactly the parameters
+    /// `optimizer.step(&grads)` would give, having done 1/N of the optimizer's work.
+    ///
+    /// Afterwards each rank's optimizer state is current on its own share only: checkpoint it
+    /// with [`DataParallel::optimizer_state_dict`], which gathers it, not with
+    /// `optimizer.state_dict()`. `grads` must be this step's averaged gradients (from
+    /// [`DataParallel::backward`] or [`DataParallel::all_reduce`]), so every rank steps the same
+    /// parameters.
+    ///
+    /// # Errors
+    /// [`DistError::Step`] on every rank, before any rank changes anything, if any rank's
+    /// `grads` holds a gradient of a parameter outside the model (its update could not be
+    /// exchanged); [`DistError::Step`] on every rank if the optimizer's step failed on any rank
+    /// (nothing is exchanged then, so no rank waits; the step changed nothing on a rank where it
+    /// failed, and with the same optimizer on every rank it fails on all alike).
+    pub fn step(
+        &mut self,
+        optimizer: &mut (impl Optimizer<T> + ?Sized),
+        grads: &Grads<T>,
+    ) -> Result<()> {
+        let stray = grads.iter().any(|(id, _)| !self.index_of.contains_key(&id));
+        let stray_error = || {
+            DistError::Step(
+                "a gradient of a parameter outside the model: its update could not be exchanged \
+                 (step other parameters with an optimizer of their own)"
+                    .into(),
+            )
+        };
+        let to_error = |e: tapegrad_optim::OptimError| DistError::Step(e.to_string());
+        if self.comm.size() == 1 {
+            if stray {
+                return Err(stray_error());
+            }
+            return optimizer.try_step(grads).map_err(to_error);
+        }
+        // Agreed before anything changes: with one rank's gradients wrong, no rank steps.
+        let start = Instant::now();
+        let stray_somewhere = self.comm.all_reduce_max(u64::from(stray)) == 1;
+        self.stats.exchange_time += start.elapsed();
+        if stray {
+            return Err(stray_error());
+        }
+        if stray_somewhere {
+            return Err(DistError::Step(
+                "another rank's gradients include a parameter outside the model".into(),
+            ));
+        }
+        let shard = self.shard();
+        let outcome = optimizer.try_step_shard(grads, shard).map_err(to_error);
+        // A step fails (and changes nothing) on every rank alike when the ranks' optimizers are
+        // the same; this keeps ranks whose optimizers differ from waiting in the exchange.
+        let start = Instant::now();
+        let failed_somewhere = self.comm.all_reduce_max(u64::from(outcome.is_err())) == 1;
+        let result = match outcome {
+            Err(e) => Err(e),
+            Ok(()) if failed_somewhere => Err(DistError::Step(
+                "another rank's optimizer step failed (its own error says why)".into(),
+            )),
+            Ok(()) => {
+                for (p, shares) in self.params.iter().zip(&self.shares) {
+                    if grads.get(p).is_some() {
+                        p.update(|values| self.comm.all_gather(values, shares));
+                    }
+                }
+                Ok(())
+            }
+        };
+        self.stats.exchange_time += start.elapsed();
+        result
+    }
+
+    /// The whole optimizer state after [`DataParallel::step`]s, on every rank: each state
+    /// tensor's shares gathered from the ranks that kept them, so it equals the state of an
+    /// optimizer that took whole steps. Every rank must call it; rank 0 then saves it (say, with
+    /// `tapegrad_optim::save_state_dict_file` inside [`Communicator::on_root`]).
+    ///
+    /// # Errors
+    /// [`DistError::ModelMismatch`] if the ranks' optimizers hold different state tensors (names
+    /// or shapes), naming the first difference.
+    pub fn optimizer_state_dict(
+        &self,
+        optimizer: &(impl Optimizer<T> + ?Sized),
+    ) -> Result<StateDict<T>> {
+        let mut state = optimizer.state_dict();
+        if self.comm.size() == 1 {
+            return Ok(state);
+        }
+        let lines: Vec<String> = std::iter::once("optimizer state".to_string())
+            .chain(
+                state
+                    .tensors
+                    .iter()
+                    .map(|(name, t)| format!("optimizer state {name} {:?}", t.shape())),
+            )
+            .collect();
+        fingerprint::check(self.comm, &lines)?;
+        let shard = self.shard();
+        for tensor in state.tensors.values_mut() {
+            let mut data = tensor.to_vec();
+            let lengths = shard.lengths(data.len());
+            self.comm.all_gather(&mut data, &lengths);
+            *tensor = Tensor::from_vec(data, tensor.shape());
+        }
+        Ok(state)
+    }
+
+    /// This rank's share of every parameter in [`DataParallel::step`].
+    fn shard(&self) -> UpdateShard {
+        UpdateShard::new(self.comm.rank(), self.comm.size()).expect("a rank is below the size")
     }
 
     /// Applies [`DataParallelOptions::buffers`] now (it runs after every reduction already).

@@ -14,7 +14,7 @@ use tapegrad_distributed::{
     BufferSync, Communicator, DataParallel, DataParallelOptions, MpiWorld, Shards, rank_seed,
 };
 use tapegrad_nn::{BatchNorm1d, Forward, Init, Linear, Mode, Module, Relu, Sequential};
-use tapegrad_optim::{Adam, AdamConfig, Optimizer};
+use tapegrad_optim::{Adam, AdamConfig, Optimizer, StateDict};
 use tapegrad_tensor::Tensor;
 
 const SCENARIO: &str = "TAPEGRAD_MPI_SCENARIO";
@@ -123,12 +123,19 @@ fn values<'a>(o: &'a Outcome, rank: usize, key: &str) -> Vec<&'a str> {
 fn agree() {
     let o = mpirun("agree", 2, 2);
     assert_eq!(o.status, Some(0), "{}", show(&o));
-    for key in ["eager", "overlapped", "blocking", "extra"] {
+    for key in [
+        "eager",
+        "overlapped",
+        "blocking",
+        "sharded",
+        "extra",
+        "weights",
+    ] {
         let (a, b) = (values(&o, 0, key), values(&o, 1, key));
         assert_eq!(a.len(), 1, "rank 0 printed no {key}=\n{}", show(&o));
         assert_eq!(a, b, "{key}: the ranks' weights differ\n{}", show(&o));
     }
-    for key in ["overlapped", "blocking"] {
+    for key in ["overlapped", "blocking", "sharded"] {
         assert_eq!(
             values(&o, 0, "eager"),
             values(&o, 0, key),
@@ -161,6 +168,33 @@ fn agree() {
     for rank in 0..2 {
         assert_eq!(values(&o, rank, "after_failure"), ["true"], "{}", show(&o));
     }
+    for rank in 0..2 {
+        assert_eq!(
+            values(&o, rank, "state_sharded"),
+            values(&o, rank, "state_whole"),
+            "rank {rank}: the gathered optimizer state differs from whole steps'\n{}",
+            show(&o)
+        );
+        assert_eq!(
+            values(&o, rank, "after_step_failure"),
+            ["true"],
+            "{}",
+            show(&o)
+        );
+        assert_eq!(values(&o, rank, "unchanged"), ["true"], "{}", show(&o));
+    }
+    // An optimizer step that fails on rank 1 is an error on both ranks, and the next one works.
+    let step_failure = |rank| values(&o, rank, "step_failure")[0].replace('_', " ");
+    assert!(
+        step_failure(0).contains("another rank's gradients include a parameter outside"),
+        "{}",
+        step_failure(0)
+    );
+    assert!(
+        step_failure(1).contains("outside the model"),
+        "{}",
+        step_failure(1)
+    );
     // BatchNorm running means: rank 0's everywhere by default, the ranks' mean when asked.
     let get = |rank, key| floats(values(&o, rank, key)[0]);
     let (own0, own1) = (get(0, "FromRoot_local"), get(1, "FromRoot_local"));
@@ -296,6 +330,56 @@ fn digest(model: &Sequential<f32>) -> u64 {
     h
 }
 
+/// Bits of every state tensor and every metadata entry, folded.
+fn state_digest(state: &StateDict<f32>) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let text = format!("{:?}", state.metadata);
+    let bits = state.tensors.iter().flat_map(|(name, t)| {
+        let values = t.to_vec().into_iter().map(|v| u64::from(v.to_bits()));
+        name.bytes()
+            .map(u64::from)
+            .chain(values)
+            .collect::<Vec<_>>()
+    });
+    for b in text.bytes().map(u64::from).chain(bits) {
+        h = (h ^ b).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Rank 1 hands `DataParallel::step` a gradient of a parameter outside the model: its step is
+/// an error, rank 0 learns of it instead of waiting in the exchange, and the next step works.
+fn step_failure_worker(world: &MpiWorld, rank: usize) {
+    let model = mlp(5, 8);
+    let stray = Param::new("stray", Tensor::<f32>::ones(&[3]));
+    let mut ddp = DataParallel::new(world, &model).unwrap();
+    let mut opt = adam(&model);
+    let (x, y) = data();
+    let tape = Tape::new();
+    let mut grads = ddp
+        .backward(&loss_on(&model, &tape, &x, &y, &[0, 1, 2, 3]))
+        .unwrap();
+    if rank == 1 {
+        grads.insert(stray.id(), Tensor::ones(&[3]));
+    }
+    let before = digest(&model);
+    let err = ddp.step(&mut opt, &grads).unwrap_err().to_string();
+    let unchanged = digest(&model) == before && opt.step_count() == 0;
+    println!(
+        "rank {rank}: step_failure={} unchanged={unchanged}",
+        err.replace(' ', "_")
+    );
+    let tape = Tape::new();
+    let grads = ddp
+        .backward(&loss_on(&model, &tape, &x, &y, &[4, 5, 6, 7]))
+        .unwrap();
+    let ok = ddp.step(&mut opt, &grads).is_ok();
+    println!(
+        "rank {rank}: after_step_failure={ok} weights={:016x}",
+        digest(&model)
+    );
+}
+
 /// ‖a − b‖ / ‖b‖ over all weights.
 fn relative(a: &Sequential<f32>, b: &Sequential<f32>) -> f64 {
     let (mut diff, mut norm) = (0.0f64, 0.0f64);
@@ -314,6 +398,7 @@ fn agree_worker(world: &MpiWorld) {
     // Rank 1 starts from other weights: the first thing DataParallel does is give it rank 0's.
     let seed = 1 + rank as u64;
     let (eager, overlapped, blocking) = (mlp(seed, 16), mlp(seed, 16), mlp(seed, 16));
+    let sharded = mlp(seed, 16);
     // Small buckets, so backward starts several reductions before it ends.
     let options = DataParallelOptions {
         bucket_elements: 64,
@@ -326,6 +411,8 @@ fn agree_worker(world: &MpiWorld) {
     let mut ddp_e = DataParallel::with_options(world, &eager, options).unwrap();
     let mut ddp_a = DataParallel::with_options(world, &overlapped, overlap).unwrap();
     let mut ddp_b = DataParallel::with_options(world, &blocking, options).unwrap();
+    let mut ddp_s = DataParallel::new(world, &sharded).unwrap();
+    let mut opt_s = adam(&sharded);
     assert!(ddp_a.bucket_sizes().len() > 2, "{:?}", ddp_a.bucket_sizes());
     let (mut opt_e, mut opt_a, mut opt_b) = (adam(&eager), adam(&overlapped), adam(&blocking));
     let reference = mlp(1, 16);
@@ -347,6 +434,10 @@ fn agree_worker(world: &MpiWorld) {
             let mut grads = loss_on(&blocking, &tape, &x, &y, local).backward();
             ddp_b.all_reduce(&mut grads);
             opt_b.step(&grads);
+            // Each rank updates its share of every parameter, then the shares are exchanged.
+            let tape = Tape::new();
+            let grads = ddp_s.backward(&loss_on(&sharded, &tape, &x, &y, local));
+            ddp_s.step(&mut opt_s, &grads.unwrap()).unwrap();
             let tape = Tape::new();
             opt_r.step(&loss_on(&reference, &tape, &x, &y, whole).backward());
             steps += 1;
@@ -356,12 +447,21 @@ fn agree_worker(world: &MpiWorld) {
         }
     }
     println!(
-        "rank {rank}: eager={:016x} overlapped={:016x} blocking={:016x} relative={:e}",
+        "rank {rank}: eager={:016x} overlapped={:016x} blocking={:016x} sharded={:016x} relative={:e}",
         digest(&eager),
         digest(&overlapped),
         digest(&blocking),
+        digest(&sharded),
         relative(&eager, &reference)
     );
+    // The sharded optimizer's state, gathered, is the whole-step optimizer's bit for bit.
+    let gathered = ddp_s.optimizer_state_dict(&opt_s).unwrap();
+    println!(
+        "rank {rank}: state_sharded={:016x} state_whole={:016x}",
+        state_digest(&gathered),
+        state_digest(&opt_e.state_dict())
+    );
+    step_failure_worker(world, rank);
     // A parameter only rank 0 uses: rank 1 contributes zeros, so both get rank 0's gradient / 2;
     // one no rank uses keeps no gradient, so an optimizer skips it.
     let params = Trio([
