@@ -55,6 +55,19 @@ pub struct DdpArgs {
     /// Gradient elements per all-reduce bucket.
     #[arg(long, default_value_t = DataParallelOptions::default().bucket_elements)]
     pub bucket_elements: usize,
+    /// Who runs the optimizer: each rank on its share of every parameter, the shares then
+    /// exchanged (sharded), or every rank on all of them (whole). The weights are the same.
+    #[arg(long, value_enum, default_value_t = OptimizerStep::Sharded)]
+    pub optimizer_step: OptimizerStep,
+}
+
+/// How the ranks run the optimizer step (see `DataParallel::step`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerStep {
+    /// Each rank updates its share of every parameter; an all-gather exchanges the shares.
+    Sharded,
+    /// Every rank updates every parameter.
+    Whole,
 }
 
 /// When the gradient all-reduces run (see `DataParallelOptions::overlap`).
@@ -153,7 +166,7 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
     let mut ddp = DataParallel::with_options(comm, &model, options).map_err(|e| e.to_string())?;
     if root {
         println!(
-            "{} ranks × {} threads; global batch {} ({} per rank), {} steps per epoch; buckets {:?}; {}",
+            "{} ranks × {} threads; global batch {} ({} per rank), {} steps per epoch; buckets {:?}; {}; {}",
             comm.size(),
             tapegrad::num_threads(),
             base.batch_size,
@@ -164,6 +177,10 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
                 Reduce::Eager => "each bucket reduced as soon as backward completes it",
                 Reduce::After => "gradients reduced after backward",
                 Reduce::Overlap => "non-blocking reductions during backward",
+            },
+            match args.optimizer_step {
+                OptimizerStep::Sharded => "optimizer step sharded over the ranks",
+                OptimizerStep::Whole => "whole optimizer step on every rank",
             }
         );
         println!(
@@ -188,7 +205,7 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
                 .progress_chars("=> "),
         );
         bar.set_prefix(format!("{}/{}", epoch + 1, base.epochs));
-        let reduce_before = ddp.stats().reduce_time;
+        let comm_before = ddp.stats();
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (step, indices) in steps.iter().enumerate() {
@@ -213,15 +230,28 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
                 ddp.backward(&loss).map_err(|e| e.to_string())?
             };
             drop((loss, tape)); // the step below updates the weights in place
-            opt.step(&grads);
+            match args.optimizer_step {
+                OptimizerStep::Sharded => {
+                    ddp.step(opt.as_mut(), &grads).map_err(|e| e.to_string())?
+                }
+                OptimizerStep::Whole => opt.step(&grads),
+            }
             bar.inc(1);
         }
         bar.finish_and_clear();
         let seconds = start.elapsed().as_secs_f64();
-        let reduce = (ddp.stats().reduce_time - reduce_before).as_secs_f64();
+        let reduce = (ddp.stats().reduce_time - comm_before.reduce_time).as_secs_f64();
+        let exchange = (ddp.stats().exchange_time - comm_before.exchange_time).as_secs_f64();
         let totals = summed(
             comm,
-            &[loss_sum, correct as f64, seen as f64, seconds, reduce],
+            &[
+                loss_sum,
+                correct as f64,
+                seen as f64,
+                seconds,
+                reduce,
+                exchange,
+            ],
         );
         let (test_loss, test_accuracy) = evaluate(comm, &model, &test);
         let ranks = comm.size() as f64;
@@ -235,25 +265,28 @@ pub fn train(comm: &impl Communicator, args: &DdpArgs) -> Result<Vec<EpochStats>
             seconds: totals[3] / ranks,
         };
         if root {
+            let share = |k: usize| 100.0 * totals[k] / totals[3];
             println!(
-                "{}  all-reduce {:.1}% of the step",
+                "{}  all-reduce {:.1}%, exchange {:.1}% of the step",
                 stats.line(totals[2] / stats.seconds),
-                100.0 * totals[4] / totals[3]
+                share(4),
+                share(5)
             );
         }
         history.push(stats);
         if let Some(path) = &base.checkpoint {
+            // Every rank takes part: with sharded steps each holds part of the state.
+            let state = ddp
+                .optimizer_state_dict(opt.as_ref())
+                .map_err(|e| e.to_string())?;
             comm.on_root(|| -> Result<(), String> {
                 let meta = HashMap::from([
                     ("epoch".to_string(), (epoch + 1).to_string()),
                     ("world_size".to_string(), comm.size().to_string()),
                 ]);
                 save_module(&model, path, meta).map_err(|e| e.to_string())?;
-                tapegrad::optim::save_state_dict_file(
-                    mnist_mlp::optim_path(path),
-                    &opt.state_dict(),
-                )
-                .map_err(|e| e.to_string())
+                tapegrad::optim::save_state_dict_file(mnist_mlp::optim_path(path), &state)
+                    .map_err(|e| e.to_string())
             })
             .map_err(|e| e.to_string())?;
         }
