@@ -44,7 +44,9 @@ pub use communicator::{Communicator, Launcher, Scalar, SingleProcess, wire};
 pub use error::{DistError, Result};
 #[cfg(feature = "mpi")]
 pub use mpi_world::MpiWorld;
-pub use parallel::{BufferSync, CommStats, DataParallel, DataParallelOptions};
+pub use parallel::{
+    BufferSync, CommStats, DataParallel, DataParallelOptions, OWN_STORAGE_ELEMENTS,
+};
 pub use shard::{Shards, rank_seed};
 
 /// rsmpi, for what tapegrad does not wrap (with the `mpi` feature).

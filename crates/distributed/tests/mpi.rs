@@ -11,7 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tapegrad_autograd::{Param, Tape, Var};
 use tapegrad_distributed::{
-    BufferSync, Communicator, DataParallel, DataParallelOptions, MpiWorld, Shards, rank_seed,
+    BufferSync, Communicator, DataParallel, DataParallelOptions, MpiWorld, OWN_STORAGE_ELEMENTS,
+    Shards, rank_seed,
 };
 use tapegrad_nn::{BatchNorm1d, Forward, Init, Linear, Mode, Module, Relu, Sequential};
 use tapegrad_optim::{Adam, AdamConfig, Optimizer, StateDict};
@@ -128,7 +129,9 @@ fn agree() {
         "overlapped",
         "blocking",
         "sharded",
-        "extra",
+        "extra_2_false",
+        "extra_32768_false",
+        "extra_32768_true",
         "weights",
     ] {
         let (a, b) = (values(&o, 0, key), values(&o, 1, key));
@@ -150,7 +153,10 @@ fn agree() {
             "rank {rank}: {rel:e} from one process\n{}",
             show(&o)
         );
-        assert_eq!(values(&o, rank, "unused"), ["ok"], "{}", show(&o));
+        for case in ["2_false", "32768_false", "32768_true"] {
+            let key = format!("unused_{case}");
+            assert_eq!(values(&o, rank, &key), ["ok"], "{key}\n{}", show(&o));
+        }
     }
     // A backward pass that fails on rank 1 is an error on both ranks, and the next step works.
     let failure = |rank| values(&o, rank, "failure")[0].replace('_', " ");
@@ -397,8 +403,12 @@ fn agree_worker(world: &MpiWorld) {
     let (x, y) = data();
     // Rank 1 starts from other weights: the first thing DataParallel does is give it rank 0's.
     let seed = 1 + rank as u64;
-    let (eager, overlapped, blocking) = (mlp(seed, 16), mlp(seed, 16), mlp(seed, 16));
-    let sharded = mlp(seed, 16);
+    // 2100 hidden units: the 2100×16 weight (33,600 elements) is all-reduced in its own storage
+    // (except with overlap), the others in buckets.
+    let hidden = 2100;
+    assert!(hidden * 16 >= OWN_STORAGE_ELEMENTS && hidden * 12 < OWN_STORAGE_ELEMENTS);
+    let (eager, overlapped, blocking) = (mlp(seed, hidden), mlp(seed, hidden), mlp(seed, hidden));
+    let sharded = mlp(seed, hidden);
     // Small buckets, so backward starts several reductions before it ends.
     let options = DataParallelOptions {
         bucket_elements: 64,
@@ -414,8 +424,15 @@ fn agree_worker(world: &MpiWorld) {
     let mut ddp_s = DataParallel::new(world, &sharded).unwrap();
     let mut opt_s = adam(&sharded);
     assert!(ddp_a.bucket_sizes().len() > 2, "{:?}", ddp_a.bucket_sizes());
+    assert_eq!(
+        (
+            ddp_a.own_storage_reductions(),
+            ddp_b.own_storage_reductions()
+        ),
+        (0, 1)
+    );
     let (mut opt_e, mut opt_a, mut opt_b) = (adam(&eager), adam(&overlapped), adam(&blocking));
-    let reference = mlp(1, 16);
+    let reference = mlp(1, hidden);
     let mut opt_r = adam(&reference);
     let shards = Shards::new(64, 16, rank, world.size()).unwrap();
     let mut steps = 0;
@@ -463,33 +480,49 @@ fn agree_worker(world: &MpiWorld) {
     );
     step_failure_worker(world, rank);
     // A parameter only rank 0 uses: rank 1 contributes zeros, so both get rank 0's gradient / 2;
-    // one no rank uses keeps no gradient, so an optimizer skips it.
-    let params = Trio([
-        Param::new("extra", Tensor::from_vec(vec![1.0f32, 2.0], &[2])),
-        Param::new("shared", Tensor::from_vec(vec![1.0f32, 1.0], &[2])),
-        Param::new("unused", Tensor::<f32>::zeros(&[2])),
-    ]);
-    let [extra, shared, unused] = &params.0;
-    let mut ddp = DataParallel::new(world, &params).unwrap();
-    let tape = Tape::new();
-    let _ = tape.param(unused);
-    let mut loss =
-        (tape.param(shared) * tape.input(Tensor::from_vec(vec![5.0f32, 6.0], &[2]))).sum_all();
-    if rank == 0 {
-        loss = loss
-            + (tape.param(extra) * tape.input(Tensor::from_vec(vec![3.0f32, -4.0], &[2])))
-                .sum_all();
+    // one no rank uses keeps no gradient, so an optimizer skips it. Small (packed in a bucket) and
+    // large (reduced in their own storage), through backward and through all_reduce.
+    for (len, after) in [
+        (2, false),
+        (OWN_STORAGE_ELEMENTS, false),
+        (OWN_STORAGE_ELEMENTS, true),
+    ] {
+        let ramp = |a: f32, b: f32| {
+            let mut v = vec![0.0f32; len];
+            v[0] = a;
+            v[1] = b;
+            Tensor::from_vec(v, &[len])
+        };
+        let params = Trio([
+            Param::new("extra", ramp(1.0, 2.0)),
+            Param::new("shared", ramp(1.0, 1.0)),
+            Param::new("unused", Tensor::<f32>::zeros(&[len])),
+        ]);
+        let [extra, shared, unused] = &params.0;
+        let mut ddp = DataParallel::new(world, &params).unwrap();
+        let tape = Tape::new();
+        let _ = tape.param(unused);
+        let mut loss = (tape.param(shared) * tape.input(ramp(5.0, 6.0))).sum_all();
+        if rank == 0 {
+            loss = loss + (tape.param(extra) * tape.input(ramp(3.0, -4.0))).sum_all();
+        }
+        let grads = if after {
+            let mut grads = loss.backward();
+            ddp.all_reduce(&mut grads);
+            grads
+        } else {
+            ddp.backward(&loss).unwrap()
+        };
+        let got = |p: &Param<f32>| grads.get(p).map(|g| g.to_vec());
+        let ok = got(extra) == Some(ramp(1.5, -2.0).to_vec())
+            && got(shared) == Some(ramp(5.0, 6.0).to_vec())
+            && got(unused).is_none();
+        let head = got(extra).map(|g| g[..2].to_vec());
+        println!(
+            "rank {rank}: unused_{len}_{after}={} extra_{len}_{after}={head:?}",
+            if ok { "ok" } else { "wrong" },
+        );
     }
-    let grads = ddp.backward(&loss).unwrap();
-    let got = |p: &Param<f32>| grads.get(p).map(|g| g.to_vec());
-    let ok = got(extra) == Some(vec![1.5, -2.0])
-        && got(shared) == Some(vec![5.0, 6.0])
-        && got(unused).is_none();
-    println!(
-        "rank {rank}: unused={} extra={:?}",
-        if ok { "ok" } else { "wrong" },
-        got(extra)
-    );
     buffers_worker(world, rank);
     failure_worker(world, rank);
 }
