@@ -28,8 +28,9 @@ pub enum BufferSync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataParallelOptions {
     /// A bucket is closed once it holds at least this many gradient elements. Default 2²²
-    /// (16 MiB of `f32`, PyTorch DDP's default is 25 MB): one all-reduce for a model of up to
-    /// 4 million parameters. Smaller buckets let [`DataParallelOptions::overlap`] start the last
+    /// (16 MiB of `f32`, PyTorch DDP's default is 25 MB): one all-reduce for all gradients of
+    /// up to 4 million elements together (gradients of [`OWN_STORAGE_ELEMENTS`] or more are
+    /// reduced in their own storage, unless overlapping, and do not count). Smaller buckets let [`DataParallelOptions::overlap`] start the last
     /// layers' reduction early, but each bucket is another call: measured on the 784-512-512-10
     /// MLP with 2 ranks, one bucket ran at 53–58 thousand samples/s, two buckets at 52–53.
     pub bucket_elements: usize,
@@ -61,7 +62,8 @@ pub struct CommStats {
     pub reductions: u64,
     /// Wall time communicating: all of [`DataParallel::all_reduce`] (packing, reductions, buffer
     /// sync); for [`DataParallel::backward`], the blocking reductions (or, with overlap, the wait
-    /// for them after the backward pass) and the buffer sync. Packing during backward is not counted.
+    /// for them after the backward pass), the in-place reductions after it, and the buffer sync.
+    /// Packing during backward is not counted.
     pub reduce_time: Duration,
     /// Wall time of [`DataParallel::step`]'s exchange: the check that every rank's step worked
     /// and the all-gathers of the updated shares.
@@ -92,11 +94,13 @@ struct Slot {
 /// start, gradients summed over the ranks and divided by their number after every backward pass,
 /// as PyTorch's `DistributedDataParallel` does.
 ///
-/// Gradients are packed in the model's parameter order (last parameters first, the order in
-/// which backward finishes them) into flat buckets of about
-/// [`DataParallelOptions::bucket_elements`] elements, one all-reduce per bucket. A parameter
-/// without a gradient on some rank counts as zeros there; one without a gradient on every rank
-/// stays without one, so the optimizer skips it as it would in a single process.
+/// Small gradients are packed in the model's parameter order (last parameters first, the order
+/// in which backward finishes them) into flat buckets of about
+/// [`DataParallelOptions::bucket_elements`] elements, one all-reduce per bucket; gradients of
+/// [`OWN_STORAGE_ELEMENTS`] or more are all-reduced in place in their own storage (no copy). A
+/// parameter without a gradient on some rank counts as zeros there; one without a gradient on
+/// every rank stays without one, so the optimizer skips it as it would in a single process.
+/// [`DataParallel::step`] then shares the optimizer's work out over the ranks.
 ///
 /// ```
 /// use tapegrad_distributed::{DataParallel, SingleProcess};
@@ -514,7 +518,8 @@ impl<'c, T: Float + Scalar, C: Communicator> DataParallel<'c, T, C> {
         }
     }
 
-    /// 1/N, which packing applies (exact for N a power of two), so the sums are the means.
+    /// 1/N, which seeds backward or scales the local gradients, so the sums are the means (exact
+    /// for N a power of two).
     fn scale(&self) -> T {
         T::from_f64(1.0 / self.comm.size() as f64)
     }
@@ -676,6 +681,54 @@ mod tests {
             assert_eq!(via_backward.get(&p).unwrap().to_vec(), want);
             assert_eq!(via_all_reduce.get(&p).unwrap().to_vec(), want);
         }
+    }
+
+    #[test]
+    fn one_process_steps_as_its_optimizer_and_refuses_a_stray_gradient() {
+        use tapegrad_optim::{Adam, AdamConfig};
+        let (model, twin) = (mlp(), mlp());
+        let mut ddp = DataParallel::new(&SingleProcess, &model).unwrap();
+        let mut opt = Adam::new(&model.parameters(), AdamConfig::default());
+        let mut plain = Adam::new(&twin.parameters(), AdamConfig::default());
+        for _ in 0..3 {
+            let grads = ddp.backward(&loss(&model, &Tape::new())).unwrap();
+            ddp.step(&mut opt, &grads).unwrap();
+            plain.step(&loss(&twin, &Tape::new()).backward());
+        }
+        for ((_, p), (_, q)) in model.parameters().iter().zip(twin.parameters()) {
+            assert_eq!(p.value().to_vec(), q.value().to_vec());
+        }
+        let state = ddp.optimizer_state_dict(&opt).unwrap();
+        assert_eq!(state.tensors.len(), 8); // two moments for each of four parameters
+        // A gradient of a parameter the model does not hold: refused, and nothing changes.
+        let stray = Param::new("stray", Tensor::<f64>::ones(&[2]));
+        let mut grads = ddp.backward(&loss(&model, &Tape::new())).unwrap();
+        grads.insert(stray.id(), Tensor::ones(&[2]));
+        let before = model.parameters()[0].1.value().to_vec();
+        let err = ddp.step(&mut opt, &grads).unwrap_err();
+        assert!(err.to_string().contains("outside the model"), "{err}");
+        assert_eq!(model.parameters()[0].1.value().to_vec(), before);
+        assert_eq!(opt.step_count(), 3);
+    }
+
+    #[test]
+    fn large_gradients_are_reduced_in_their_own_storage_unless_overlapping() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let wide = Linear::<f32>::new(256, 128, Init::He, &mut rng); // 32,768 weights, 128 biases
+        let ddp = DataParallel::new(&SingleProcess, &wide).unwrap();
+        assert_eq!(
+            (ddp.own_storage_reductions(), ddp.bucket_sizes()),
+            (1, vec![128])
+        );
+        let overlap = DataParallelOptions {
+            overlap: true,
+            ..Default::default()
+        };
+        let ddp = DataParallel::with_options(&SingleProcess, &wide, overlap).unwrap();
+        assert_eq!(
+            (ddp.own_storage_reductions(), ddp.bucket_sizes()),
+            (0, vec![32_896])
+        );
     }
 
     #[test]
