@@ -18,8 +18,10 @@
 //! rank draws its own dropout masks; the test set is evaluated in shards and the figures
 //! summed; only rank 0 prints and writes checkpoints, and `--resume` reads the checkpoint on
 //! every rank (so it must be readable there) and requires the world size it was saved with.
-//! Each epoch line gives samples/s over all ranks and the share of the step spent in
-//! gradient all-reduces that backward did not hide.
+//! By default each rank runs the optimizer on its share of every parameter and the ranks then
+//! exchange the updated shares (`--optimizer-step sharded`; `whole` has every rank update every
+//! parameter; the weights are the same). Each epoch line gives samples/s over all ranks and the
+//! shares of the step spent in gradient all-reduces and in that exchange.
 
 #[allow(dead_code)] // the MLP's own `main` and helpers this example does not call
 #[path = "mnist_mlp.rs"]
