@@ -159,18 +159,12 @@ fn agree() {
         }
     }
     // A backward pass that fails on rank 1 is an error on both ranks, and the next step works.
-    let failure = |rank| values(&o, rank, "failure")[0].replace('_', " ");
-    assert!(
-        failure(0).contains("another rank's backward pass failed"),
-        "{}",
-        failure(0)
+    rank_1_fails(
+        &o,
+        "failure",
+        "another rank's backward pass failed",
+        "data-parallel backward: ",
     );
-    assert!(
-        failure(1).starts_with("data-parallel backward: "),
-        "{}",
-        failure(1)
-    );
-    assert!(!failure(1).contains("another rank"), "{}", failure(1));
     for rank in 0..2 {
         assert_eq!(values(&o, rank, "after_failure"), ["true"], "{}", show(&o));
     }
@@ -190,16 +184,11 @@ fn agree() {
         assert_eq!(values(&o, rank, "unchanged"), ["true"], "{}", show(&o));
     }
     // An optimizer step that fails on rank 1 is an error on both ranks, and the next one works.
-    let step_failure = |rank| values(&o, rank, "step_failure")[0].replace('_', " ");
-    assert!(
-        step_failure(0).contains("another rank's gradients include a parameter outside"),
-        "{}",
-        step_failure(0)
-    );
-    assert!(
-        step_failure(1).contains("outside the model"),
-        "{}",
-        step_failure(1)
+    rank_1_fails(
+        &o,
+        "step_failure",
+        "another rank's gradients include a parameter outside",
+        "a gradient of a parameter outside the model",
     );
     // BatchNorm running means: rank 0's everywhere by default, the ranks' mean when asked.
     let get = |rank, key| floats(values(&o, rank, key)[0]);
@@ -216,6 +205,14 @@ fn agree() {
             );
         }
     }
+}
+
+/// Rank 1's error under `key` is its own (containing `own`), rank 0's says another rank failed.
+fn rank_1_fails(o: &Outcome, key: &str, rank_0_says: &str, own: &str) {
+    let said = |rank| values(o, rank, key)[0].replace('_', " ");
+    assert!(said(0).contains(rank_0_says), "{key}: {}", said(0));
+    assert!(said(1).contains(own), "{key}: {}", said(1));
+    assert!(!said(1).contains("another rank"), "{key}: {}", said(1));
 }
 
 /// `a,b,…` as numbers.
