@@ -30,9 +30,10 @@ pub struct DataParallelOptions {
     /// A bucket is closed once it holds at least this many gradient elements. Default 2²²
     /// (16 MiB of `f32`, PyTorch DDP's default is 25 MB): one all-reduce for all gradients of
     /// up to 4 million elements together (gradients of [`OWN_STORAGE_ELEMENTS`] or more are
-    /// reduced in their own storage, unless overlapping, and do not count). Smaller buckets let [`DataParallelOptions::overlap`] start the last
-    /// layers' reduction early, but each bucket is another call: measured on the 784-512-512-10
-    /// MLP with 2 ranks, one bucket ran at 53–58 thousand samples/s, two buckets at 52–53.
+    /// reduced in their own storage, unless overlapping, and do not count). Smaller buckets let
+    /// [`DataParallelOptions::overlap`] start the last layers' reduction early, but each bucket
+    /// is another call: measured on the 784-512-512-10 MLP with 2 ranks, one bucket ran at 53–58
+    /// thousand samples/s, two buckets at 52–53.
     pub bucket_elements: usize,
     /// What happens to buffers. Default [`BufferSync::FromRoot`].
     pub buffers: BufferSync,
@@ -550,7 +551,8 @@ fn clear_flags<T: Float>(bucket: &mut [T], slots: &[Slot], members: &[usize]) {
     }
 }
 
-/// Copies a gradient times `scale` (or zeros, for none) into its place and sets its presence count.
+/// Copies a gradient times `scale` (or zeros, for none) into its place and sets its presence
+/// count; for a gradient kept in its own storage, only the count.
 fn pack<T: Float>(bucket: &mut [T], slot: &Slot, grad: Option<&Tensor<T>>, scale: T) {
     if slot.own {
         let present = if grad.is_some() { 1.0 } else { 0.0 };
