@@ -8,6 +8,7 @@ use mpi::ffi::{MPI_Comm, MPI_Request};
 use mpi::raw::AsRaw;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator as _, CommunicatorCollectives, Root};
+use smallvec::SmallVec;
 use std::ffi::{c_int, c_void};
 
 unsafe extern "C" {
@@ -128,8 +129,9 @@ impl Communicator for MpiWorld {
 
     fn all_gather<T: Scalar>(&self, buf: &mut [T], lengths: &[usize]) {
         crate::communicator::check_blocks(buf.len(), lengths, self.size());
-        let counts: Vec<c_int> = lengths.iter().map(|&n| mpi_count(n)).collect();
-        let displs: Vec<c_int> = lengths
+        // Inline for up to 8 ranks: the data-parallel step calls this once per parameter.
+        let counts: SmallVec<[c_int; 8]> = lengths.iter().map(|&n| mpi_count(n)).collect();
+        let displs: SmallVec<[c_int; 8]> = lengths
             .iter()
             .scan(0, |start, &n| {
                 let at = *start;
