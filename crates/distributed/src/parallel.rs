@@ -562,15 +562,10 @@ fn pack<T: Float>(bucket: &mut [T], slot: &Slot, grad: Option<&Tensor<T>>, scale
     let dst = &mut bucket[slot.offset..slot.offset + slot.len];
     match grad {
         Some(g) => {
-            let copied;
-            let src = match g.as_contiguous_slice() {
-                Some(src) => src,
-                None => {
-                    copied = g.to_vec();
-                    &copied
-                }
-            };
-            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s * scale);
+            let src = g.row_major();
+            dst.iter_mut()
+                .zip(src.iter())
+                .for_each(|(d, &s)| *d = s * scale);
             bucket[slot.flag] = T::from_f64(1.0);
         }
         None => {

@@ -535,14 +535,8 @@ impl<T: Float> Core<T> {
                 continue;
             };
             // Gradients from the tape are contiguous; a strided one is copied once here.
-            let copied;
-            let g = match grad.as_contiguous_slice() {
-                Some(g) => g,
-                None => {
-                    copied = grad.to_vec();
-                    &copied
-                }
-            };
+            let g = grad.row_major();
+            let g: &[T] = &g;
             let group = &self.groups[slot.group];
             let hyper = Hyper {
                 lr: group_lr_of(self.lr, self.initial_lr, group),

@@ -501,6 +501,24 @@ impl<T: Float> Tensor<T> {
         }
     }
 
+    /// The elements in logical (row-major) order: borrowed when the layout is contiguous,
+    /// copied once when it is a strided view.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// use std::borrow::Cow;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    /// assert!(matches!(x.row_major(), Cow::Borrowed(&[1.0, 2.0, 3.0, 4.0])));
+    /// assert_eq!(*x.t().row_major(), [1.0, 3.0, 2.0, 4.0]); // the transpose, copied
+    /// ```
+    pub fn row_major(&self) -> std::borrow::Cow<'_, [T]> {
+        match self.as_contiguous_slice() {
+            Some(slice) => std::borrow::Cow::Borrowed(slice),
+            None => std::borrow::Cow::Owned(self.to_vec()),
+        }
+    }
+
     /// This tensor if contiguous (no copy), else a row-major copy.
     ///
     /// ```

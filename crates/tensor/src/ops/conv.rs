@@ -21,7 +21,6 @@ use crate::ops::window::{Size2, Window};
 use crate::shape::check_shape_of;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
-use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 /// The most chunks a batch is split into; a function of the batch size alone, never of the
@@ -582,14 +581,6 @@ fn for_chunks<E: Send>(
     }
 }
 
-/// The elements of `t` in row-major order, copied only if it is a strided view.
-fn dense<T: Float>(t: &Tensor<T>) -> Cow<'_, [T]> {
-    match t.as_contiguous_slice() {
-        Some(slice) => Cow::Borrowed(slice),
-        None => Cow::Owned(t.to_vec()),
-    }
-}
-
 fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
     let (og, k, p, cg) = (g.og(), g.k(), g.p(), g.cg());
     let plane = g.h * g.w;
@@ -767,8 +758,8 @@ impl<T: Float> Tensor<T> {
                 ));
             }
         }
-        let (x, w) = (dense(self), dense(weight));
-        let b = bias.map(dense);
+        let (x, w) = (self.row_major(), weight.row_major());
+        let b = bias.map(Tensor::row_major);
         let out = forward(&g, &x, &w, b.as_deref());
         Ok(Tensor::from_vec_unchecked(out, &g.output_shape()))
     }
@@ -849,7 +840,7 @@ pub fn conv2d_input_grad<T: Float>(
 ) -> Result<Tensor<T>> {
     let g = Geometry::new("conv2d_input_grad", input_shape, weight.shape(), &opts)?;
     check_grad_shape("conv2d_input_grad", &g, grad_out)?;
-    let (gy, w) = (dense(grad_out), dense(weight));
+    let (gy, w) = (grad_out.row_major(), weight.row_major());
     let (dx, _) = backward(&g, &gy, &[], &w, true, false);
     Ok(Tensor::from_vec_unchecked(
         dx.unwrap_or_default(),
@@ -873,7 +864,7 @@ pub fn conv2d_weight_grad<T: Float>(
 ) -> Result<Tensor<T>> {
     let g = Geometry::new("conv2d_weight_grad", input.shape(), weight_shape, &opts)?;
     check_grad_shape("conv2d_weight_grad", &g, grad_out)?;
-    let (gy, x) = (dense(grad_out), dense(input));
+    let (gy, x) = (grad_out.row_major(), input.row_major());
     let (_, dw) = backward(&g, &gy, &x, &[], false, true);
     Ok(Tensor::from_vec_unchecked(
         dw.unwrap_or_default(),
@@ -900,7 +891,7 @@ pub fn conv2d_grads<T: Float>(
     const OP: &str = "conv2d_grads";
     let g = Geometry::new(OP, input.shape(), weight.shape(), &opts)?;
     check_grad_shape(OP, &g, grad_out)?;
-    let (gy, x, w) = (dense(grad_out), dense(input), dense(weight));
+    let (gy, x, w) = (grad_out.row_major(), input.row_major(), weight.row_major());
     let (dx, dw) = backward(&g, &gy, &x, &w, need_input, need_weight);
     Ok((
         dx.map(|d| Tensor::from_vec_unchecked(d, &g.input_shape())),
