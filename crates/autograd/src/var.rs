@@ -323,7 +323,11 @@ impl<T: Float> Var<T> {
     /// assert_eq!(y.sum_all().backward().wrt(&x).unwrap().to_vec(), [3.0, 12.0]);
     /// ```
     pub fn unary<U: Unary>(&self, u: U) -> Var<T> {
-        let y = self.value.map(|x| u.f(x));
+        // Inlined into the loop so it compiles to vector code (as are the built-in ops' `f` and `df`).
+        let y = self.value.map(
+            #[inline(always)]
+            |x| u.f(x),
+        );
         let saved = UnaryBackward {
             u,
             x: self.value.clone(),
@@ -348,7 +352,13 @@ impl<U: Unary, T: Float> Backward<T> for UnaryBackward<U, T> {
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
         let u = self.u;
         // One pass, one output: no temporary tensor of derivatives.
-        vec![Some(g.zip_map3(&self.x, &self.y, |g, x, y| g * u.df(x, y)))]
+        let dx = g.zip_map3(
+            &self.x,
+            &self.y,
+            #[inline(always)]
+            |g, x, y| g * u.df(x, y),
+        );
+        vec![Some(dx)]
     }
 }
 

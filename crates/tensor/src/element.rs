@@ -1,5 +1,6 @@
 //! The element types a tensor can hold: `f32` and `f64`.
 
+use crate::math;
 use std::fmt::{Debug, Display, LowerExp};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, Sub, SubAssign};
@@ -65,8 +66,15 @@ pub trait Float:
     fn abs(self) -> Self;
     /// Hyperbolic tangent.
     fn tanh(self) -> Self;
-    /// Error function (used by the exact GELU).
+    /// Error function.
     fn erf(self) -> Self;
+    /// `Φ(x)`, the standard normal CDF `½(1 + erf(x/√2))`, accurate in its lower tail (the exact
+    /// GELU is `x·Φ(x)`).
+    fn normal_cdf(self) -> Self;
+    /// `φ(x) = e^{−x²/2}/√(2π)`, the standard normal density.
+    fn normal_pdf(self) -> Self;
+    /// `σ(x) = 1/(1 + e⁻ˣ)`, finite for every finite `x`.
+    fn sigmoid(self) -> Self;
     /// Larger of two values; NaN if either is NaN.
     fn max_nan(self, other: Self) -> Self {
         if self.is_nan() || other.is_nan() {
@@ -119,7 +127,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ident, $gemm:ident) => {
+    ($t:ident, $gemm:ident, $math:ident) => {
         impl Float for $t {
             const DTYPE: &'static str = stringify!($t);
             const ZERO: Self = 0.0;
@@ -136,17 +144,17 @@ macro_rules! impl_float {
             fn to_f64(self) -> f64 {
                 self as f64
             }
-            #[inline]
+            #[inline(always)]
             fn exp(self) -> Self {
-                $t::exp(self)
+                $math::exp(self)
             }
-            #[inline]
+            #[inline(always)]
             fn ln(self) -> Self {
-                $t::ln(self)
+                $math::ln(self)
             }
-            #[inline]
+            #[inline(always)]
             fn ln_1p(self) -> Self {
-                $t::ln_1p(self)
+                $math::ln_1p(self)
             }
             #[inline]
             fn sqrt(self) -> Self {
@@ -164,13 +172,25 @@ macro_rules! impl_float {
             fn abs(self) -> Self {
                 $t::abs(self)
             }
-            #[inline]
+            #[inline(always)]
             fn tanh(self) -> Self {
-                $t::tanh(self)
+                $math::tanh(self)
             }
-            #[inline]
+            #[inline(always)]
             fn erf(self) -> Self {
-                erf_f64(self as f64) as $t
+                $math::erf(self)
+            }
+            #[inline(always)]
+            fn normal_cdf(self) -> Self {
+                $math::normal_cdf(self)
+            }
+            #[inline(always)]
+            fn normal_pdf(self) -> Self {
+                $math::normal_pdf(self)
+            }
+            #[inline(always)]
+            fn sigmoid(self) -> Self {
+                $math::sigmoid(self)
             }
             #[inline]
             fn is_nan(self) -> bool {
@@ -220,8 +240,53 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, sgemm);
-impl_float!(f64, dgemm);
+impl_float!(f32, sgemm, math);
+impl_float!(f64, dgemm, f64_math);
+
+/// `f64` keeps the C library's near-exact functions: it is the reference precision (gradcheck),
+/// not the speed path.
+mod f64_math {
+    #[inline]
+    pub(super) fn exp(x: f64) -> f64 {
+        x.exp()
+    }
+    #[inline]
+    pub(super) fn ln(x: f64) -> f64 {
+        x.ln()
+    }
+    #[inline]
+    pub(super) fn ln_1p(x: f64) -> f64 {
+        x.ln_1p()
+    }
+    #[inline]
+    pub(super) fn tanh(x: f64) -> f64 {
+        x.tanh()
+    }
+    #[inline]
+    pub(super) fn erf(x: f64) -> f64 {
+        super::erf_f64(x)
+    }
+    #[inline]
+    pub(super) fn normal_cdf(x: f64) -> f64 {
+        let z = x * std::f64::consts::FRAC_1_SQRT_2;
+        if z < -2.5 {
+            // ½·erfc(−z) directly: ½(1 + erf z) would cancel to nothing in the tail.
+            0.5 * super::erfc_large_f64(-z)
+        } else {
+            0.5 * (1.0 + super::erf_f64(z))
+        }
+    }
+    #[inline]
+    pub(super) fn normal_pdf(x: f64) -> f64 {
+        (-0.5 * x * x).exp() * 0.398_942_280_401_432_7
+    }
+    #[inline]
+    pub(super) fn sigmoid(x: f64) -> f64 {
+        let e = (-x.abs()).exp();
+        let num = if x < 0.0 { e } else { 1.0 };
+        num / (1.0 + e)
+    }
+}
 
 /// `erf(x)` to about 1e-15 relative error: a Taylor series near 0, a continued fraction for erfc beyond.
 fn erf_f64(x: f64) -> f64 {
@@ -248,14 +313,19 @@ fn erf_f64(x: f64) -> f64 {
     } else if ax > 6.0 {
         1.0
     } else {
-        // erfc(x) = e^{-x²}/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))), evaluated bottom-up.
-        let mut f = ax;
-        for k in (1..60).rev() {
-            f = ax + (k as f64 / 2.0) / f;
-        }
-        1.0 - (-ax * ax).exp() / (f * std::f64::consts::PI.sqrt())
+        1.0 - erfc_large_f64(ax)
     };
     r.copysign(x)
+}
+
+/// `erfc(x)` for `x ≥ 1`, to about 1e-15 relative: e^{−x²}/√π · 1/(x + ½/(x + 1/(x + 3/2/(x + …)))),
+/// the continued fraction evaluated bottom-up.
+fn erfc_large_f64(x: f64) -> f64 {
+    let mut f = x;
+    for k in (1..60).rev() {
+        f = x + (k as f64 / 2.0) / f;
+    }
+    (-x * x).exp() / (f * std::f64::consts::PI.sqrt())
 }
 
 #[cfg(test)]

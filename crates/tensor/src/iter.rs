@@ -8,6 +8,7 @@ use crate::Result;
 use crate::element::Float;
 use crate::layout::{Layout, Strides};
 use crate::shape::{Dims, broadcast_shapes, check_shape_of};
+use crate::simd;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -146,20 +147,15 @@ pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync + 'static>(
     f: impl Fn(T) -> U + Sync,
 ) -> Vec<U> {
     let n = x.numel();
+    let isa = simd::active();
     if let Some(src) = x.as_contiguous_slice() {
         return build_vec(n, |out| {
             if n >= PARALLEL_THRESHOLD {
                 out.par_chunks_mut(PARALLEL_THRESHOLD / 2)
                     .zip(src.par_chunks(PARALLEL_THRESHOLD / 2))
-                    .for_each(|(o, s)| {
-                        o.iter_mut().zip(s).for_each(|(o, &s)| {
-                            o.write(f(s));
-                        })
-                    });
+                    .for_each(|(o, s)| simd::map1(isa, o, s, &f));
             } else {
-                out.iter_mut().zip(src).for_each(|(o, &s)| {
-                    o.write(f(s));
-                });
+                simd::map1(isa, out, src, &f);
             }
         });
     }
@@ -181,9 +177,7 @@ pub(crate) fn map_unary<T: Float, U: Copy + Send + Sync + 'static>(
                 let dst = &mut block[at..at + len];
                 at += len;
                 if inner == 1 {
-                    dst.iter_mut().zip(&data[o..o + len]).for_each(|(d, &s)| {
-                        d.write(f(s));
-                    });
+                    simd::map1(isa, dst, &data[o..o + len], &f);
                 } else {
                     for (i, d) in dst.iter_mut().enumerate() {
                         d.write(f(data[(o as isize + i as isize * inner) as usize]));
@@ -205,6 +199,7 @@ pub(crate) fn map_binary<T: Float>(
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     // Two valid shapes can broadcast to one too large to exist ([2^32, 1] with [1, 2^32]).
     let n = check_shape_of::<T>(op, &shape)?;
+    let isa = simd::active();
     if let (Some(sa), Some(sb)) = (a.as_contiguous_slice(), b.as_contiguous_slice()) {
         if a.shape() == b.shape() {
             let data = build_vec(n, |out| {
@@ -212,17 +207,9 @@ pub(crate) fn map_binary<T: Float>(
                     let c = PARALLEL_THRESHOLD / 2;
                     out.par_chunks_mut(c)
                         .zip(sa.par_chunks(c).zip(sb.par_chunks(c)))
-                        .for_each(|(o, (x, y))| {
-                            o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| {
-                                o.write(f(x, y));
-                            })
-                        });
+                        .for_each(|(o, (x, y))| simd::map2(isa, o, x, y, &f));
                 } else {
-                    out.iter_mut()
-                        .zip(sa.iter().zip(sb))
-                        .for_each(|(o, (&x, &y))| {
-                            o.write(f(x, y));
-                        });
+                    simd::map2(isa, out, sa, sb, &f);
                 }
             });
             return Ok(Tensor::from_vec_unchecked(data, &shape));
@@ -249,24 +236,9 @@ pub(crate) fn map_binary<T: Float>(
                 let dst = &mut block[at..at + len];
                 at += len;
                 match (ia, ib) {
-                    (1, 1) => dst
-                        .iter_mut()
-                        .zip(da[oa..oa + len].iter().zip(&db[ob..ob + len]))
-                        .for_each(|(d, (&x, &y))| {
-                            d.write(f(x, y));
-                        }),
-                    (1, 0) => {
-                        let y = db[ob];
-                        dst.iter_mut().zip(&da[oa..oa + len]).for_each(|(d, &x)| {
-                            d.write(f(x, y));
-                        })
-                    }
-                    (0, 1) => {
-                        let x = da[oa];
-                        dst.iter_mut().zip(&db[ob..ob + len]).for_each(|(d, &y)| {
-                            d.write(f(x, y));
-                        })
-                    }
+                    (1, 1) => simd::map2(isa, dst, &da[oa..oa + len], &db[ob..ob + len], &f),
+                    (1, 0) => simd::map2_rhs_scalar(isa, dst, &da[oa..oa + len], db[ob], &f),
+                    (0, 1) => simd::map2_lhs_scalar(isa, dst, da[oa], &db[ob..ob + len], &f),
                     _ => {
                         for (i, d) in dst.iter_mut().enumerate() {
                             let x = da[(oa as isize + i as isize * ia) as usize];
@@ -291,12 +263,11 @@ pub(crate) fn map_ternary<T: Float>(
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     let shape = broadcast_shapes(op, &shape, c.shape())?;
     let n = check_shape_of::<T>(op, &shape)?;
+    let isa = simd::active();
     let contiguous = [a, b, c].map(|t| t.as_contiguous_slice().filter(|_| t.shape() == &shape[..]));
     if let [Some(sa), Some(sb), Some(sc)] = contiguous {
         let run = |out: &mut [MaybeUninit<T>], x: &[T], y: &[T], z: &[T]| {
-            for (o, ((&x, &y), &z)) in out.iter_mut().zip(x.iter().zip(y).zip(z)) {
-                o.write(f(x, y, z));
-            }
+            simd::map3(isa, out, x, y, z, &f);
         };
         let data = build_vec(n, |out| {
             if n >= PARALLEL_THRESHOLD {
@@ -328,13 +299,12 @@ pub(crate) fn map_ternary<T: Float>(
             let dst = &mut block[at..at + len];
             at += len;
             if inner == [1, 1, 1] {
-                let src = data[0][oa..oa + len]
-                    .iter()
-                    .zip(&data[1][ob..ob + len])
-                    .zip(&data[2][oc..oc + len]);
-                for (d, ((&x, &y), &z)) in dst.iter_mut().zip(src) {
-                    d.write(f(x, y, z));
-                }
+                let (x, y, z) = (
+                    &data[0][oa..oa + len],
+                    &data[1][ob..ob + len],
+                    &data[2][oc..oc + len],
+                );
+                simd::map3(isa, dst, x, y, z, &f);
             } else {
                 let at = |k: usize, o: usize, i: usize| {
                     data[k][(o as isize + i as isize * inner[k]) as usize]

@@ -15,9 +15,11 @@ pub mod error;
 pub mod io;
 mod iter;
 pub mod layout;
+pub mod math;
 pub(crate) mod ops;
 pub mod random;
 pub mod shape;
+pub mod simd;
 pub mod storage;
 pub mod tensor;
 #[cfg(feature = "testing")]

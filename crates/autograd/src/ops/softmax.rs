@@ -95,9 +95,7 @@ impl<T: Float> Backward<T> for SoftmaxBackward<T> {
         "softmax"
     }
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
-        let gy = g.mul(&self.y);
-        let dot = gy.sum(&[self.axis], true);
-        vec![Some(gy.sub(&self.y.mul(&dot)))]
+        vec![Some(self.y.softmax_backward(g, self.axis))]
     }
 }
 
@@ -112,8 +110,7 @@ impl<T: Float> Backward<T> for LogSoftmaxBackward<T> {
         "log_softmax"
     }
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
-        let total = g.sum(&[self.axis], true);
-        vec![Some(g.sub(&self.y.exp().mul(&total)))]
+        vec![Some(self.y.log_softmax_backward(g, self.axis))]
     }
 }
 

@@ -13,9 +13,11 @@ use tapegrad_tensor::{Float, TensorError};
 pub struct Exp;
 impl Unary for Exp {
     const NAME: &'static str = "exp";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.exp()
     }
+    #[inline(always)]
     fn df<T: Float>(self, _x: T, y: T) -> T {
         y
     }
@@ -26,9 +28,11 @@ impl Unary for Exp {
 pub struct Log;
 impl Unary for Log {
     const NAME: &'static str = "log";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.ln()
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         T::ONE / x
     }
@@ -39,9 +43,11 @@ impl Unary for Log {
 pub struct Sqrt;
 impl Unary for Sqrt {
     const NAME: &'static str = "sqrt";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.sqrt()
     }
+    #[inline(always)]
     fn df<T: Float>(self, _x: T, y: T) -> T {
         T::ONE / (y + y)
     }
@@ -52,9 +58,11 @@ impl Unary for Sqrt {
 pub struct Powf(pub f64);
 impl Unary for Powf {
     const NAME: &'static str = "powf";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.powf(T::from_f64(self.0))
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         T::from_f64(self.0) * x.powf(T::from_f64(self.0 - 1.0))
     }
@@ -65,9 +73,11 @@ impl Unary for Powf {
 pub struct Abs;
 impl Unary for Abs {
     const NAME: &'static str = "abs";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.abs()
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         if x > T::ZERO {
             T::ONE
@@ -84,9 +94,11 @@ impl Unary for Abs {
 pub struct Tanh;
 impl Unary for Tanh {
     const NAME: &'static str = "tanh";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.tanh()
     }
+    #[inline(always)]
     fn df<T: Float>(self, _x: T, y: T) -> T {
         T::ONE - y * y
     }
@@ -97,15 +109,12 @@ impl Unary for Tanh {
 pub struct Sigmoid;
 impl Unary for Sigmoid {
     const NAME: &'static str = "sigmoid";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
-        // e^x of a large positive x overflows; take the branch whose exponent is never positive.
-        if x >= T::ZERO {
-            T::ONE / (T::ONE + (-x).exp())
-        } else {
-            let e = x.exp();
-            e / (T::ONE + e)
-        }
+        // One exponential of −|x| ≤ 0 for either sign: it never overflows.
+        x.sigmoid()
     }
+    #[inline(always)]
     fn df<T: Float>(self, _x: T, y: T) -> T {
         y * (T::ONE - y)
     }
@@ -116,6 +125,7 @@ impl Unary for Sigmoid {
 pub struct Relu;
 impl Unary for Relu {
     const NAME: &'static str = "relu";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         // NaN passes through (as in Tensor::relu), so an overflow upstream stays visible.
         if x > T::ZERO || x.is_nan() {
@@ -124,6 +134,7 @@ impl Unary for Relu {
             T::ZERO
         }
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         if x > T::ZERO { T::ONE } else { T::ZERO }
     }
@@ -134,6 +145,7 @@ impl Unary for Relu {
 pub struct LeakyRelu(pub f64);
 impl Unary for LeakyRelu {
     const NAME: &'static str = "leaky_relu";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         if x > T::ZERO {
             x
@@ -141,6 +153,7 @@ impl Unary for LeakyRelu {
             T::from_f64(self.0) * x
         }
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         if x > T::ZERO {
             T::ONE
@@ -155,15 +168,13 @@ impl Unary for LeakyRelu {
 pub struct Gelu;
 impl Unary for Gelu {
     const NAME: &'static str = "gelu";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
-        let half = T::from_f64(0.5);
-        half * x * (T::ONE + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
+        x * x.normal_cdf()
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
-        let cdf =
-            T::from_f64(0.5) * (T::ONE + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
-        let pdf = (-(x * x) * T::from_f64(0.5)).exp() * T::from_f64(0.398_942_280_401_432_7);
-        cdf + x * pdf
+        x.normal_cdf() + x * x.normal_pdf()
     }
 }
 
@@ -174,15 +185,18 @@ pub struct GeluTanh;
 impl GeluTanh {
     const K: f64 = 0.797_884_560_802_865_4; // √(2/π)
     const C: f64 = 0.044_715;
+    #[inline(always)]
     fn t<T: Float>(x: T) -> T {
         (T::from_f64(Self::K) * (x + T::from_f64(Self::C) * x * x * x)).tanh()
     }
 }
 impl Unary for GeluTanh {
     const NAME: &'static str = "gelu_tanh";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         T::from_f64(0.5) * x * (T::ONE + Self::t(x))
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         let t = Self::t(x);
         let du = T::from_f64(Self::K) * (T::ONE + T::from_f64(3.0 * Self::C) * x * x);
@@ -195,9 +209,11 @@ impl Unary for GeluTanh {
 pub struct Silu;
 impl Unary for Silu {
     const NAME: &'static str = "silu";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x * Sigmoid.f(x)
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         let s = Sigmoid.f(x);
         s * (T::ONE + x * (T::ONE - s))
@@ -209,6 +225,7 @@ impl Unary for Silu {
 pub struct Elu(pub f64);
 impl Unary for Elu {
     const NAME: &'static str = "elu";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         if x > T::ZERO {
             x
@@ -216,6 +233,7 @@ impl Unary for Elu {
             T::from_f64(self.0) * (x.exp() - T::ONE)
         }
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, y: T) -> T {
         if x > T::ZERO {
             T::ONE
@@ -230,9 +248,11 @@ impl Unary for Elu {
 pub struct Mish;
 impl Unary for Mish {
     const NAME: &'static str = "mish";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x * Softplus.f(x).tanh()
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         let t = Softplus.f(x).tanh();
         t + x * (T::ONE - t * t) * Sigmoid.f(x)
@@ -254,10 +274,12 @@ pub enum GeluApproximate {
 pub struct Softplus;
 impl Unary for Softplus {
     const NAME: &'static str = "softplus";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         let pos = if x > T::ZERO { x } else { T::ZERO };
         pos + (-x.abs()).exp().ln_1p()
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         Sigmoid.f(x)
     }
@@ -268,6 +290,7 @@ impl Unary for Softplus {
 pub struct Clamp(pub f64, pub f64);
 impl Unary for Clamp {
     const NAME: &'static str = "clamp";
+    #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         let (lo, hi) = (T::from_f64(self.0), T::from_f64(self.1));
         if x < lo {
@@ -278,6 +301,7 @@ impl Unary for Clamp {
             x
         }
     }
+    #[inline(always)]
     fn df<T: Float>(self, x: T, _y: T) -> T {
         if x > T::from_f64(self.0) && x < T::from_f64(self.1) {
             T::ONE

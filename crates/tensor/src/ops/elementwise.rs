@@ -182,28 +182,40 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.rdiv_scalar(2.0).to_vec(), [2.0, 0.5]); // 2 / x
     /// ```
     pub fn add_scalar(&self, s: T) -> Self {
-        self.map(|x| x + s)
+        self.map(
+            #[inline(always)]
+            |x| x + s,
+        )
     }
 
     /// `x − s` for every element.
     ///
     /// Example: [`Tensor::add_scalar`].
     pub fn sub_scalar(&self, s: T) -> Self {
-        self.map(|x| x - s)
+        self.map(
+            #[inline(always)]
+            |x| x - s,
+        )
     }
 
     /// `s − x` for every element (PyTorch: `torch.rsub`).
     ///
     /// Example: [`Tensor::add_scalar`].
     pub fn rsub_scalar(&self, s: T) -> Self {
-        self.map(|x| s - x)
+        self.map(
+            #[inline(always)]
+            |x| s - x,
+        )
     }
 
     /// `x · s` for every element.
     ///
     /// Example: [`Tensor::add_scalar`].
     pub fn mul_scalar(&self, s: T) -> Self {
-        self.map(|x| x * s)
+        self.map(
+            #[inline(always)]
+            |x| x * s,
+        )
     }
 
     /// `x / s` for every element.
@@ -211,14 +223,20 @@ impl<T: Float> Tensor<T> {
     /// Example: [`Tensor::add_scalar`].
     pub fn div_scalar(&self, s: T) -> Self {
         // Dividing (not multiplying by 1/s) keeps the result correctly rounded.
-        self.map(|x| x / s)
+        self.map(
+            #[inline(always)]
+            |x| x / s,
+        )
     }
 
     /// `s / x` for every element.
     ///
     /// Example: [`Tensor::add_scalar`].
     pub fn rdiv_scalar(&self, s: T) -> Self {
-        self.map(|x| s / x)
+        self.map(
+            #[inline(always)]
+            |x| s / x,
+        )
     }
 
     /// `f(x)` for every element, as a new contiguous tensor of the same shape.
@@ -297,7 +315,10 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.neg().to_vec(), [-1.0, 2.0]);
     /// ```
     pub fn neg(&self) -> Self {
-        self.map(|x| -x)
+        self.map(
+            #[inline(always)]
+            |x| -x,
+        )
     }
 
     /// `eˣ`.
@@ -348,7 +369,10 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.powf(2.0).to_vec(), [4.0, 0.25, 16.0]);
     /// ```
     pub fn powf(&self, p: T) -> Self {
-        self.map(|x| x.powf(p))
+        self.map(
+            #[inline(always)]
+            |x| x.powf(p),
+        )
     }
 
     /// `xⁿ` for an integer exponent `n`.
@@ -360,7 +384,10 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.powi(3).to_vec(), [8.0, -27.0]);
     /// ```
     pub fn powi(&self, n: i32) -> Self {
-        self.map(|x| x.powi(n))
+        self.map(
+            #[inline(always)]
+            |x| x.powi(n),
+        )
     }
 
     /// `|x|`.
@@ -384,15 +411,18 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.sign().to_vec(), [-1.0, 0.0, 1.0]);
     /// ```
     pub fn sign(&self) -> Self {
-        self.map(|x| {
-            if x > T::ZERO {
-                T::ONE
-            } else if x < T::ZERO {
-                -T::ONE
-            } else {
-                x
-            }
-        })
+        self.map(
+            #[inline(always)]
+            |x| {
+                if x > T::ZERO {
+                    T::ONE
+                } else if x < T::ZERO {
+                    -T::ONE
+                } else {
+                    x
+                }
+            },
+        )
     }
 
     /// `1 / x`.
@@ -404,7 +434,10 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.recip().to_vec(), [0.5, -0.25]);
     /// ```
     pub fn recip(&self) -> Self {
-        self.map(|x| T::ONE / x)
+        self.map(
+            #[inline(always)]
+            |x| T::ONE / x,
+        )
     }
 
     /// `x²`.
@@ -416,7 +449,10 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.square().to_vec(), [9.0, 0.25]);
     /// ```
     pub fn square(&self) -> Self {
-        self.map(|x| x * x)
+        self.map(
+            #[inline(always)]
+            |x| x * x,
+        )
     }
 
     /// `tanh(x)`.
@@ -441,12 +477,7 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(y.to_vec(), vec![0.0, 0.5, 1.0]);
     /// ```
     pub fn sigmoid(&self) -> Self {
-        self.map(|x| {
-            // e^{-|x|} ≤ 1 never overflows; for x < 0 the form e^x / (1 + e^x) avoids e^{-x}.
-            let e = (-x.abs()).exp();
-            let num = if x < T::ZERO { e } else { T::ONE };
-            num / (T::ONE + e)
-        })
+        self.map(T::sigmoid)
     }
 
     /// `relu(x) = max(x, 0)`; NaN stays NaN.
@@ -458,7 +489,10 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.relu().to_vec(), [0.0, 0.0, 2.0]);
     /// ```
     pub fn relu(&self) -> Self {
-        self.map(|x| if x < T::ZERO { T::ZERO } else { x })
+        self.map(
+            #[inline(always)]
+            |x| if x < T::ZERO { T::ZERO } else { x },
+        )
     }
 
     /// `x` for `x ≥ 0`, `slope · x` below; NaN stays NaN.
@@ -470,7 +504,10 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(x.leaky_relu(0.5).to_vec(), [-1.0, 3.0]);
     /// ```
     pub fn leaky_relu(&self, slope: T) -> Self {
-        self.map(|x| if x < T::ZERO { slope * x } else { x })
+        self.map(
+            #[inline(always)]
+            |x| if x < T::ZERO { slope * x } else { x },
+        )
     }
 
     /// The exact GELU, `x · Φ(x) = ½ · x · (1 + erf(x / √2))`.
@@ -483,9 +520,11 @@ impl<T: Float> Tensor<T> {
     /// assert!((y.get(&[1]) - 0.841_344_746_068_542_9).abs() < 1e-12); // Φ(1)
     /// ```
     pub fn gelu(&self) -> Self {
-        let half = T::from_f64(0.5);
-        let inv_sqrt2 = T::from_f64(std::f64::consts::FRAC_1_SQRT_2);
-        self.map(|x| half * x * (T::ONE + (x * inv_sqrt2).erf()))
+        // Φ directly, not ½(1 + erf): the sum cancels for negative x and loses the tail.
+        self.map(
+            #[inline(always)]
+            |x| x * x.normal_cdf(),
+        )
     }
 
     /// `softplus(x) = ln(1 + eˣ)`, finite for every finite `x`.
@@ -498,11 +537,14 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!((y.get(&[1]), y.get(&[2])), (0.0, 1000.0));
     /// ```
     pub fn softplus(&self) -> Self {
-        self.map(|x| {
-            // ln(1 + e^x) = max(x, 0) + ln(1 + e^{-|x|}): the exponential is at most 1.
-            let pos = if x > T::ZERO { x } else { T::ZERO };
-            pos + (-x.abs()).exp().ln_1p()
-        })
+        self.map(
+            #[inline(always)]
+            |x| {
+                // ln(1 + e^x) = max(x, 0) + ln(1 + e^{-|x|}): the exponential is at most 1.
+                let pos = if x > T::ZERO { x } else { T::ZERO };
+                pos + (-x.abs()).exp().ln_1p()
+            },
+        )
     }
 
     /// `min(max(x, min), max)`; NaN stays NaN (PyTorch: `torch.clamp`).
@@ -534,15 +576,18 @@ impl<T: Float> Tensor<T> {
                 format!("min {min} must not exceed max {max}"),
             ));
         }
-        Ok(self.map(|x| {
-            if x < min {
-                min
-            } else if x > max {
-                max
-            } else {
-                x
-            }
-        }))
+        Ok(self.map(
+            #[inline(always)]
+            |x| {
+                if x < min {
+                    min
+                } else if x > max {
+                    max
+                } else {
+                    x
+                }
+            },
+        ))
     }
 }
 

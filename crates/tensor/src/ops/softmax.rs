@@ -5,9 +5,11 @@
 //! logits of size 1e4. The two reductions (max, then `Σ exp(x − m)`) run on the deterministic
 //! reduction driver, and the final map computes each element independently.
 
+mod rows;
+
 use super::reduce::{CenteredSum, Extreme, fold_short_rows, reduced_shape};
 use crate::element::Float;
-use crate::error::{Result, or_panic};
+use crate::error::{Result, TensorError, or_panic};
 use crate::iter::{PARALLEL_THRESHOLD, build_vec, coalesce, for_each_row};
 use crate::layout::Strides;
 use crate::shape::{contiguous_strides, normalize_axis};
@@ -51,6 +53,12 @@ impl<T: Float> Tensor<T> {
     /// # Errors
     /// `InvalidAxis` for an axis outside `-rank..rank`.
     pub fn try_softmax(&self, axis: isize) -> Result<Self> {
+        if let Some((xs, width)) = self.last_axis_rows("softmax", axis)? {
+            return Ok(Self::from_vec_unchecked(
+                rows::softmax(xs, width),
+                self.shape(),
+            ));
+        }
         let Some(stats) = self.row_stats("softmax", axis, false)? else {
             return Ok(self.contiguous());
         };
@@ -82,6 +90,12 @@ impl<T: Float> Tensor<T> {
     /// # Errors
     /// `InvalidAxis` for an axis outside `-rank..rank`.
     pub fn try_log_softmax(&self, axis: isize) -> Result<Self> {
+        if let Some((xs, width)) = self.last_axis_rows("log_softmax", axis)? {
+            return Ok(Self::from_vec_unchecked(
+                rows::log_softmax(xs, width),
+                self.shape(),
+            ));
+        }
         let Some(mut stats) = self.row_stats("log_softmax", axis, false)? else {
             return Ok(self.contiguous());
         };
@@ -131,6 +145,94 @@ impl<T: Float> Tensor<T> {
             .map(|(&m, &s)| finite_or_zero(m) + s.ln())
             .collect();
         Ok(Self::from_vec_unchecked(data, &shape))
+    }
+
+    /// Softmax's input gradient `y ⊙ (g − Σ g·y)` along `axis`, where `self` is `y = softmax(x)`
+    /// and `g` the gradient of `y`: the backward rule, fused (one pass per row when `axis` is the
+    /// last, contiguous axis).
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let y = Tensor::from_vec(vec![0.25f64, 0.75], &[1, 2]);
+    /// let g = Tensor::from_vec(vec![1.0, 0.0], &[1, 2]);
+    /// assert_eq!(y.softmax_backward(&g, -1).to_vec(), [0.1875, -0.1875]);
+    /// assert!(y.try_softmax_backward(&Tensor::zeros(&[2, 2]), -1).is_err());
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes differ or the axis is out of range; [`Tensor::try_softmax_backward`]
+    /// returns the error.
+    #[track_caller]
+    pub fn softmax_backward(&self, g: &Self, axis: isize) -> Self {
+        or_panic(self.try_softmax_backward(g, axis))
+    }
+
+    /// Fallible [`Tensor::softmax_backward`].
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if `g`'s shape is not `self`'s; `InvalidAxis` for a bad axis.
+    pub fn try_softmax_backward(&self, g: &Self, axis: isize) -> Result<Self> {
+        let op = "softmax_backward";
+        same_shape(op, self, g)?;
+        if let (Some((y, width)), Some(gs)) =
+            (self.last_axis_rows(op, axis)?, g.as_contiguous_slice())
+        {
+            let dx = rows::softmax_backward(y, gs, width);
+            return Ok(Self::from_vec_unchecked(dx, self.shape()));
+        }
+        let gy = g.mul(self);
+        let dot = gy.try_sum(&[axis], true)?;
+        gy.try_sub(&self.mul(&dot))
+    }
+
+    /// Log-softmax's input gradient `g − exp(y)·Σ g` along `axis`, where `self` is
+    /// `y = log_softmax(x)`: the backward rule, fused as [`Tensor::softmax_backward`] is.
+    ///
+    /// ```
+    /// # mod tapegrad { pub use tapegrad_tensor::doc_prelude as prelude; }
+    /// use tapegrad::prelude::*;
+    /// let y = Tensor::from_vec(vec![0.25f64.ln(), 0.75f64.ln()], &[2]);
+    /// let g = Tensor::from_vec(vec![1.0, 1.0], &[2]);
+    /// let dx = y.log_softmax_backward(&g, 0).to_vec();
+    /// assert!((dx[0] - 0.5).abs() < 1e-15 && (dx[1] + 0.5).abs() < 1e-15);
+    /// assert!(y.try_log_softmax_backward(&g, 1).is_err());
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes differ or the axis is out of range; [`Tensor::try_log_softmax_backward`]
+    /// returns the error.
+    #[track_caller]
+    pub fn log_softmax_backward(&self, g: &Self, axis: isize) -> Self {
+        or_panic(self.try_log_softmax_backward(g, axis))
+    }
+
+    /// Fallible [`Tensor::log_softmax_backward`].
+    ///
+    /// # Errors
+    /// `ShapeMismatch` if `g`'s shape is not `self`'s; `InvalidAxis` for a bad axis.
+    pub fn try_log_softmax_backward(&self, g: &Self, axis: isize) -> Result<Self> {
+        let op = "log_softmax_backward";
+        same_shape(op, self, g)?;
+        if let (Some((y, width)), Some(gs)) =
+            (self.last_axis_rows(op, axis)?, g.as_contiguous_slice())
+        {
+            let dx = rows::log_softmax_backward(y, gs, width);
+            return Ok(Self::from_vec_unchecked(dx, self.shape()));
+        }
+        let total = g.try_sum(&[axis], true)?;
+        g.try_sub(&self.exp().mul(&total))
+    }
+
+    /// The elements as rows of the last axis, when `axis` is that axis, the tensor is
+    /// contiguous and the rows are not empty: the case the fused row kernels take.
+    fn last_axis_rows(&self, op: &'static str, axis: isize) -> Result<Option<(&[T], usize)>> {
+        let ax = normalize_axis(op, axis, self.rank())?;
+        let width = self.shape()[ax];
+        if ax + 1 != self.rank() || width == 0 {
+            return Ok(None);
+        }
+        Ok(self.as_contiguous_slice().map(|xs| (xs, width)))
     }
 
     /// The row maxima and `Σ exp(x − c)` along `axis`; `None` when the tensor has no element.
@@ -227,6 +329,19 @@ impl<T: Float> Tensor<T> {
         });
         Self::from_vec_unchecked(out, self.shape())
     }
+}
+
+/// Refuses a gradient whose shape is not the output's.
+fn same_shape<T: Float>(op: &'static str, y: &Tensor<T>, g: &Tensor<T>) -> Result<()> {
+    if y.shape() == g.shape() {
+        return Ok(());
+    }
+    Err(TensorError::ShapeMismatch {
+        op,
+        lhs: y.shape().to_vec(),
+        rhs: g.shape().to_vec(),
+        why: "the gradient must have the output's shape".into(),
+    })
 }
 
 /// `m`, or 0 when `m` is infinite or NaN, so `x − m` stays defined for a row of infinities.
