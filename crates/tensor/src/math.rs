@@ -16,7 +16,7 @@
 const ROUND_MAGIC: f32 = 12_582_912.0;
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
 /// `ln 2` split so that `n · LN2_HI` is exact for every exponent `n` an `f32` can have.
-const LN2_HI: f32 = 0.693_359_375;
+const LN2_HI: f32 = f32::from_bits(0x3f31_8000); // 0.693359375, 9 significant bits
 const LN2_LO: f32 = -2.121_944_4e-4;
 
 /// `(n, r)` with `x = n·ln 2 + r`, `|r| ≤ ½ ln 2` (a little more after rounding), `n` integral.
@@ -407,7 +407,8 @@ mod tests {
     #[test]
     fn tensor_kernels_give_the_same_bits_on_every_path() {
         let x = Tensor::<f32>::from_fn(&[4099], |ix| (ix[0] as f32 - 2049.0) * 0.013);
-        let ops: [(&str, fn(&Tensor<f32>) -> Tensor<f32>); 6] = [
+        type Op = fn(&Tensor<f32>) -> Tensor<f32>;
+        let ops: [(&str, Op); 6] = [
             ("exp", Tensor::exp),
             ("tanh", Tensor::tanh),
             ("sigmoid", Tensor::sigmoid),
