@@ -45,8 +45,8 @@ fn ops<T: Float>() -> Vec<(&'static str, OpFn<T>)> {
         ("elu", |x| x.elu(1.0)),
         ("mish", |x| x.mish()),
         ("exp", |x| x.exp()),
-        ("log (of |x|+1)", |x| x.log()),
-        ("sqrt (of |x|+1)", |x| x.sqrt()),
+        ("log (of 1 + abs x)", |x| x.log()),
+        ("sqrt (of 1 + abs x)", |x| x.sqrt()),
         ("abs", |x| x.abs()),
         ("leaky_relu", |x| x.leaky_relu(0.01)),
         ("clamp", |x| x.clamp(T::from_f64(-0.5), T::from_f64(0.5))),
@@ -147,7 +147,7 @@ fn table<T: Float>(filter: &[String]) {
         println!("| {name} | {} |", cells.join(" | "));
     };
     for (name, op) in ops::<T>() {
-        let input = if name.starts_with("log") || name.starts_with("sqrt") {
+        let input = if name.starts_with("log (") || name.starts_with("sqrt") {
             &positive
         } else {
             &x
