@@ -480,6 +480,34 @@ fn cases() -> Vec<Case> {
                 &[stepped(&[3, 4], 66)],
             )
         }),
+        // Layer normalisation: affine or not, one or two normalised axes.
+        case!("layer_norm", || check(
+            "layer_norm",
+            |x| x[0].layer_norm(&[4], Some(&x[1]), Some(&x[2]), 1e-5),
+            &[
+                transposed(&[3, 4], 120),
+                normal(&[4], 121),
+                normal(&[4], 122)
+            ]
+        )),
+        case!("layer_norm two axes, weight only, stepped", || check(
+            "layer_norm",
+            |x| x[0].layer_norm(&[2, 3], Some(&x[1]), None, 1e-5),
+            &[stepped(&[2, 2, 3], 123), transposed(&[2, 3], 124)]
+        )),
+        case!("layer_norm bias only, broadcast input", || check(
+            "layer_norm",
+            |x| x[0].layer_norm(&[5], None, Some(&x[1]), 1e-3),
+            &[
+                normal(&[1, 5], 125).broadcast_to(&[3, 5]),
+                normal(&[5], 126)
+            ]
+        )),
+        case!("layer_norm without affine, 3 rows of 40", || check(
+            "layer_norm",
+            |x| x[0].layer_norm(&[40], None, None, 0.0),
+            &[normal(&[3, 40], 127)]
+        )),
         // Softmax family.
         case!("softmax", || check(
             "softmax",

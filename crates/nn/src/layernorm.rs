@@ -142,7 +142,6 @@ impl<T: Float> Forward<T> for LayerNorm<T> {
 
     /// `x` must be `[.., *normalized_shape]`: any leading axes, then the normalised ones.
     fn try_forward(&self, x: &Var<T>, _mode: Mode) -> Result<Var<T>> {
-        let k = self.normalized_shape.len();
         if !x.shape().ends_with(&self.normalized_shape) {
             let dims: Vec<String> = self
                 .normalized_shape
@@ -155,18 +154,15 @@ impl<T: Float> Forward<T> for LayerNorm<T> {
                 got: x.shape().to_vec(),
             });
         }
-        let axes: Vec<isize> = (1..=k as isize).map(|a| -a).collect();
-        let mean = x.try_mean(&axes, true)?;
-        let centered = x.sub(&mean);
-        let var = centered.square().try_mean(&axes, true)?;
-        let mut out = centered.div(&var.add_scalar(T::from_f64(self.eps)).sqrt());
         let tape = x.tape();
-        if let Some(w) = &self.weight {
-            out = out.mul(&tape.param(w));
-        }
-        if let Some(b) = &self.bias {
-            out = out.add(&tape.param(b));
-        }
+        let weight = self.weight.as_ref().map(|w| tape.param(w));
+        let bias = self.bias.as_ref().map(|b| tape.param(b));
+        let out = x.try_layer_norm(
+            &self.normalized_shape,
+            weight.as_ref(),
+            bias.as_ref(),
+            self.eps,
+        )?;
         observed(self, Ok(out))
     }
 }

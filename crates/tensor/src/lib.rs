@@ -31,7 +31,7 @@ pub use error::{Result, TensorError, or_panic};
 pub use iter::PARALLEL_THRESHOLD;
 pub use layout::Layout;
 pub use ops::gemm::GEMM_PARALLEL_THRESHOLD;
-pub use ops::{conv, pool, window};
+pub use ops::{conv, norm, pool, window};
 pub use storage::{live_tensor_bytes, pool_capacity, pooled_bytes, set_pool_capacity};
 pub use tensor::Tensor;
 pub use threads::{ThreadsError, num_threads, set_num_threads};

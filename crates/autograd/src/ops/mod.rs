@@ -7,6 +7,7 @@ mod dropout;
 mod index;
 mod loss;
 mod matmul;
+mod norm;
 mod pointwise_loss;
 mod pool;
 mod reduce;

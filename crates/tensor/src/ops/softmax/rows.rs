@@ -2,83 +2,16 @@
 //! backward: each row's statistics are taken in lane-wise partial sums that stay in registers,
 //! and each output element is written once.
 //!
-//! Partial sums run over 16 lanes (element `i` of a row goes to lane `i % 16`) and are combined
-//! in a fixed order, so a row's result does not depend on the instruction set or on how rows are
-//! shared between threads.
+//! The partial sums are those of `ops/lanes.rs`, so a row's result does not depend on the
+//! instruction set or on how rows are shared between threads.
 
 use crate::element::Float;
 use crate::iter::{PARALLEL_THRESHOLD, build_vec};
+use crate::ops::lanes::rows_per_block;
+use crate::ops::lanes::{lane_max, lane_sum, lane_sum2};
 use crate::simd::{self, Isa};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-
-const LANES: usize = 16;
-
-/// `Σ f(xᵢ)` over a row in 16 lane-wise partial sums, combined pairwise.
-#[inline(always)]
-fn lane_sum<T: Float>(row: &[T], f: impl Fn(T) -> T) -> T {
-    let mut acc = [T::ZERO; LANES];
-    let mut chunks = row.chunks_exact(LANES);
-    for c in &mut chunks {
-        for i in 0..LANES {
-            acc[i] += f(c[i]);
-        }
-    }
-    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
-        *a += f(x);
-    }
-    combine(acc, |a, b| a + b)
-}
-
-/// `Σ f(xᵢ, yᵢ)` over two rows, as [`lane_sum`].
-#[inline(always)]
-fn lane_sum2<T: Float>(xs: &[T], ys: &[T], f: impl Fn(T, T) -> T) -> T {
-    let mut acc = [T::ZERO; LANES];
-    let mut cx = xs.chunks_exact(LANES);
-    let mut cy = ys.chunks_exact(LANES);
-    for (a, b) in (&mut cx).zip(&mut cy) {
-        for i in 0..LANES {
-            acc[i] += f(a[i], b[i]);
-        }
-    }
-    for ((s, &x), &y) in acc.iter_mut().zip(cx.remainder()).zip(cy.remainder()) {
-        *s += f(x, y);
-    }
-    combine(acc, |a, b| a + b)
-}
-
-/// The row maximum; NaN if the row holds one.
-#[inline(always)]
-fn lane_max<T: Float>(row: &[T]) -> T {
-    let mut acc = [T::NEG_INFINITY; LANES];
-    let mut chunks = row.chunks_exact(LANES);
-    let max = |a: T, b: T| {
-        // NaN wins: x − NaN then poisons the whole row, as a NaN logit should.
-        if a > b || a.is_nan() { a } else { b }
-    };
-    for c in &mut chunks {
-        for i in 0..LANES {
-            acc[i] = max(c[i], acc[i]);
-        }
-    }
-    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
-        *a = max(x, *a);
-    }
-    combine(acc, max)
-}
-
-/// Folds the lanes pairwise (8 + 8, 4 + 4, …): a fixed tree.
-#[inline(always)]
-fn combine<T: Copy>(mut acc: [T; LANES], f: impl Fn(T, T) -> T) -> T {
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for i in 0..width {
-            acc[i] = f(acc[i], acc[i + width]);
-        }
-    }
-    acc[0]
-}
 
 /// Writes `softmax(row)` into `out`.
 #[inline(always)]
@@ -164,11 +97,6 @@ crate::simd::dispatched! {
             log_softmax_backward_row(y, g, o);
         }
     }
-}
-
-/// Rows per parallel block: about `PARALLEL_THRESHOLD / 2` elements, at least one row.
-fn rows_per_block(width: usize) -> usize {
-    (PARALLEL_THRESHOLD / 2 / width.max(1)).max(1)
 }
 
 /// Runs `kernel` over blocks of whole rows of the inputs, in parallel above the threshold.
