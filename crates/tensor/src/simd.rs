@@ -186,6 +186,28 @@ dispatched! {
     }
 }
 
+dispatched! {
+    /// `a[i] = f(a[i])` in place.
+    fn update1<T, F>(a: &mut [T], f: &F)
+    where { T: Copy, F: Fn(T) -> T }
+    {
+        for x in a.iter_mut() {
+            *x = f(*x);
+        }
+    }
+}
+
+dispatched! {
+    /// `a[i] = f(a[i], b[i])` in place.
+    fn update2<T, F>(a: &mut [T], b: &[T], f: &F)
+    where { T: Copy, F: Fn(T, T) -> T }
+    {
+        for (x, &y) in a.iter_mut().zip(b) {
+            *x = f(*x, y);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

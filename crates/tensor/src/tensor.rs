@@ -609,6 +609,15 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A uniquely owned, contiguous, offset-0 buffer for in-place writes (copies if shared or strided).
+    /// Whether [`Tensor::make_mut_slice`] would write in place, without a copy first.
+    pub(crate) fn owns_whole_buffer(&self) -> bool {
+        self.layout.offset() == 0
+            && self.is_contiguous()
+            && self.storage.len() == self.numel()
+            && Arc::strong_count(&self.storage) == 1
+            && Arc::weak_count(&self.storage) == 0
+    }
+
     pub(crate) fn make_mut_slice(&mut self) -> &mut [T] {
         let whole =
             self.layout.offset() == 0 && self.is_contiguous() && self.storage.len() == self.numel();

@@ -394,22 +394,22 @@ impl<T: Float> Backward<T> for CrossEntropyBackward<T> {
             Reduction::Sum => gs[0],
             Reduction::None => gs[r],
         };
-        let lp = contiguous_rows(&self.log_p);
         let classes = self.weights.classes;
-        let mut dx = Vec::with_capacity(lp.len());
-        for (r, (row, &t)) in lp
-            .chunks_exact(classes.max(1))
-            .zip(&self.targets)
-            .enumerate()
-        {
-            let gr = per_row(r);
-            dx.extend(
-                row.iter()
-                    .enumerate()
-                    .map(|(c, &l)| (l.exp() - self.weights.at(c, t)) * gr),
-            );
+        let scale = Tensor::from_vec((0..rows).map(per_row).collect(), &[rows, 1]);
+        // Every class but the target in one wide pass (threads share the rows), then the targets.
+        let off = self.weights.off;
+        let mut dx = self.log_p.zip_map(
+            &scale,
+            #[inline(always)]
+            |l, gr| (l.exp() - off) * gr,
+        );
+        let lp = contiguous_rows(&self.log_p);
+        let d = dx.as_mut_slice();
+        for (r, &t) in self.targets.iter().enumerate() {
+            let at = r * classes + t;
+            d[at] = (lp[at].exp() - self.weights.on) * per_row(r);
         }
-        vec![Some(Tensor::from_vec(dx, self.log_p.shape()))]
+        vec![Some(dx)]
     }
 }
 

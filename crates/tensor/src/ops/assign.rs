@@ -7,8 +7,9 @@
 
 use crate::element::Float;
 use crate::error::{Result, TensorError, or_panic};
-use crate::iter::{PARALLEL_THRESHOLD, coalesce, for_each_row};
+use crate::iter::{PARALLEL_THRESHOLD, coalesce, for_each_row, map_binary};
 use crate::shape::{Dims, contiguous_strides};
+use crate::simd;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::ops::{AddAssign, MulAssign, SubAssign};
@@ -154,7 +155,8 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn map_assign(&mut self, f: impl Fn(T) -> T + Sync) {
         let dst = self.make_mut_slice();
-        let run = |dst: &mut [T]| dst.iter_mut().for_each(|d| *d = f(*d));
+        let isa = simd::active();
+        let run = |dst: &mut [T]| simd::update1(isa, dst, &f);
         if dst.len() >= PARALLEL_THRESHOLD {
             dst.par_chunks_mut(PARALLEL_THRESHOLD / 2).for_each(run);
         } else {
@@ -210,10 +212,17 @@ impl<T: Float> Tensor<T> {
         if shape.contains(&0) {
             return Ok(());
         }
+        if !self.owns_whole_buffer() {
+            // A shared or strided buffer would be copied before the update: one out-of-place
+            // pass writes the same values with half the memory traffic.
+            *self = map_binary(op, self, x, f)?;
+            return Ok(());
+        }
         let same = x.shape() == &shape[..];
         let dst = self.make_mut_slice();
+        let isa = simd::active();
         if let Some(src) = x.as_contiguous_slice().filter(|_| same) {
-            let run = |d: &mut [T], s: &[T]| d.iter_mut().zip(s).for_each(|(d, &s)| *d = f(*d, s));
+            let run = |d: &mut [T], s: &[T]| simd::update2(isa, d, s, &f);
             if dst.len() >= PARALLEL_THRESHOLD {
                 let c = PARALLEL_THRESHOLD / 2;
                 dst.par_chunks_mut(c)
