@@ -19,6 +19,17 @@ pub trait Backward<T: Float>: 'static {
     fn backward(&self, g: &Tensor<T>, needs: &[bool]) -> Vec<Option<Tensor<T>>>;
 }
 
+/// Which values a [`Unary`] derivative reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// The input `x` only.
+    Input,
+    /// The output `y = f(x)` only.
+    Output,
+    /// Both (the default).
+    Both,
+}
+
 /// A pointwise function with its derivative, for [`Var::unary`](crate::Var::unary).
 ///
 /// `df` receives both the input `x` and the output `y = f(x)`: several derivatives are cheaper
@@ -30,6 +41,11 @@ pub trait Backward<T: Float>: 'static {
 pub trait Unary: Copy + Send + Sync + 'static {
     /// The op's name.
     const NAME: &'static str;
+    /// Which of `x` and `y` [`Unary::df`] reads; the tape keeps only that tensor for the
+    /// backward, which then reads one array instead of two. With [`Reads::Input`], `df` is given
+    /// `y = f(x)` recomputed (free when `df` ignores it); with [`Reads::Output`] it is given NaN
+    /// for `x`, so a wrong declaration shows as NaN gradients (gradcheck catches it).
+    const DF_READS: Reads = Reads::Both;
     /// The function.
     fn f<T: Float>(self, x: T) -> T;
     /// Its derivative at `x`, given `y = f(x)`.

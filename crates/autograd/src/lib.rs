@@ -18,7 +18,7 @@ mod param;
 mod tape;
 mod var;
 
-pub use backward::{Backward, Unary};
+pub use backward::{Backward, Reads, Unary};
 pub use error::{AutogradError, Result, or_panic};
 pub use gradcheck::{
     Check, CheckedParams, GradcheckError, Masks, ModelCheck, Report, gradcheck, gradcheck_params,

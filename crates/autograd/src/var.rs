@@ -1,6 +1,6 @@
 //! `Var`: a value recorded on a tape, and the entry points of a backward pass.
 
-use crate::backward::{Backward, Unary};
+use crate::backward::{Backward, Reads, Unary};
 use crate::error::{AutogradError, Result, or_panic};
 use crate::grads::Grads;
 use crate::param::ParamId;
@@ -330,18 +330,19 @@ impl<T: Float> Var<T> {
         );
         let saved = UnaryBackward {
             u,
-            x: self.value.clone(),
-            y: y.clone(),
+            x: (U::DF_READS != Reads::Output).then(|| self.value.clone()),
+            y: (U::DF_READS != Reads::Input).then(|| y.clone()),
         };
         self.record(y, &[self], saved)
     }
 }
 
-/// Gradient of `y = f(x)` pointwise: `∂L/∂x = g ⊙ f'(x)`, with `f'` from [`Unary::df`].
+/// Gradient of `y = f(x)` pointwise: `∂L/∂x = g ⊙ f'(x)`, with `f'` from [`Unary::df`]; only
+/// what `df` reads ([`Unary::DF_READS`]) is kept.
 struct UnaryBackward<U, T> {
     u: U,
-    x: Tensor<T>,
-    y: Tensor<T>,
+    x: Option<Tensor<T>>,
+    y: Option<Tensor<T>>,
 }
 
 impl<U: Unary, T: Float> Backward<T> for UnaryBackward<U, T> {
@@ -352,12 +353,28 @@ impl<U: Unary, T: Float> Backward<T> for UnaryBackward<U, T> {
     fn backward(&self, g: &Tensor<T>, _needs: &[bool]) -> Vec<Option<Tensor<T>>> {
         let u = self.u;
         // One pass, one output: no temporary tensor of derivatives.
-        let dx = g.zip_map3(
-            &self.x,
-            &self.y,
-            #[inline(always)]
-            |g, x, y| g * u.df(x, y),
-        );
+        let dx = match (&self.x, &self.y) {
+            (Some(x), Some(y)) => g.zip_map3(
+                x,
+                y,
+                #[inline(always)]
+                |g, x, y| g * u.df(x, y),
+            ),
+            (Some(x), None) => g.zip_map(
+                x,
+                #[inline(always)]
+                |g, x| g * u.df(x, u.f(x)),
+            ),
+            (None, Some(y)) => {
+                let nan = T::from_f64(f64::NAN);
+                g.zip_map(
+                    y,
+                    #[inline(always)]
+                    |g, y| g * u.df(nan, y),
+                )
+            }
+            (None, None) => unreachable!("a unary op keeps its input, its output or both"),
+        };
         vec![Some(dx)]
     }
 }

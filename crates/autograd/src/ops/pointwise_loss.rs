@@ -3,7 +3,7 @@
 //! so its gradient is theirs; each reduces as [`Reduction`] says, an empty mean being an error.
 
 use super::loss::{Reduction, check_mean_of_some};
-use crate::backward::Unary;
+use crate::backward::{Reads, Unary};
 use crate::error::{AutogradError, Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, Tensor, TensorError};
@@ -13,6 +13,7 @@ use tapegrad_tensor::{Float, Tensor, TensorError};
 pub struct Huber(pub f64);
 impl Unary for Huber {
     const NAME: &'static str = "huber";
+    const DF_READS: Reads = Reads::Input;
     fn f<T: Float>(self, d: T) -> T {
         let delta = T::from_f64(self.0);
         let half = T::from_f64(0.5);

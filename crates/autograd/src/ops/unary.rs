@@ -3,7 +3,7 @@
 //! Non-differentiable points take the conventional one-sided value (relu'(0) = 0, |x|'(0) = 0,
 //! clamp passes the gradient only strictly inside its range); gradcheck tests avoid those points.
 
-use crate::backward::Unary;
+use crate::backward::{Reads, Unary};
 use crate::error::{Result, or_panic};
 use crate::var::Var;
 use tapegrad_tensor::{Float, TensorError};
@@ -13,6 +13,7 @@ use tapegrad_tensor::{Float, TensorError};
 pub struct Exp;
 impl Unary for Exp {
     const NAME: &'static str = "exp";
+    const DF_READS: Reads = Reads::Output;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.exp()
@@ -28,6 +29,7 @@ impl Unary for Exp {
 pub struct Log;
 impl Unary for Log {
     const NAME: &'static str = "log";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.ln()
@@ -43,6 +45,7 @@ impl Unary for Log {
 pub struct Sqrt;
 impl Unary for Sqrt {
     const NAME: &'static str = "sqrt";
+    const DF_READS: Reads = Reads::Output;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.sqrt()
@@ -58,6 +61,7 @@ impl Unary for Sqrt {
 pub struct Powf(pub f64);
 impl Unary for Powf {
     const NAME: &'static str = "powf";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.powf(T::from_f64(self.0))
@@ -73,6 +77,7 @@ impl Unary for Powf {
 pub struct Abs;
 impl Unary for Abs {
     const NAME: &'static str = "abs";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.abs()
@@ -94,6 +99,7 @@ impl Unary for Abs {
 pub struct Tanh;
 impl Unary for Tanh {
     const NAME: &'static str = "tanh";
+    const DF_READS: Reads = Reads::Output;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x.tanh()
@@ -109,6 +115,7 @@ impl Unary for Tanh {
 pub struct Sigmoid;
 impl Unary for Sigmoid {
     const NAME: &'static str = "sigmoid";
+    const DF_READS: Reads = Reads::Output;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         // One exponential of −|x| ≤ 0 for either sign: it never overflows.
@@ -125,6 +132,7 @@ impl Unary for Sigmoid {
 pub struct Relu;
 impl Unary for Relu {
     const NAME: &'static str = "relu";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         // NaN passes through (as in Tensor::relu), so an overflow upstream stays visible.
@@ -145,6 +153,7 @@ impl Unary for Relu {
 pub struct LeakyRelu(pub f64);
 impl Unary for LeakyRelu {
     const NAME: &'static str = "leaky_relu";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         if x > T::ZERO {
@@ -168,6 +177,7 @@ impl Unary for LeakyRelu {
 pub struct Gelu;
 impl Unary for Gelu {
     const NAME: &'static str = "gelu";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x * x.normal_cdf()
@@ -192,6 +202,7 @@ impl GeluTanh {
 }
 impl Unary for GeluTanh {
     const NAME: &'static str = "gelu_tanh";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         T::from_f64(0.5) * x * (T::ONE + Self::t(x))
@@ -209,6 +220,7 @@ impl Unary for GeluTanh {
 pub struct Silu;
 impl Unary for Silu {
     const NAME: &'static str = "silu";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x * Sigmoid.f(x)
@@ -248,6 +260,7 @@ impl Unary for Elu {
 pub struct Mish;
 impl Unary for Mish {
     const NAME: &'static str = "mish";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         x * Softplus.f(x).tanh()
@@ -274,6 +287,7 @@ pub enum GeluApproximate {
 pub struct Softplus;
 impl Unary for Softplus {
     const NAME: &'static str = "softplus";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         let pos = if x > T::ZERO { x } else { T::ZERO };
@@ -290,6 +304,7 @@ impl Unary for Softplus {
 pub struct Clamp(pub f64, pub f64);
 impl Unary for Clamp {
     const NAME: &'static str = "clamp";
+    const DF_READS: Reads = Reads::Input;
     #[inline(always)]
     fn f<T: Float>(self, x: T) -> T {
         let (lo, hi) = (T::from_f64(self.0), T::from_f64(self.1));
