@@ -3,7 +3,7 @@
 //! same run: a plain copy of the same bytes (read + write).
 //!
 //! Run: `cargo bench --bench ops` (add `-- OP…` to run only the ops named, `-- --f64` for the
-//! `f64` rows). Prints a Markdown table of medians in milliseconds.
+//! `f64` rows, `-- matmul` for the products' GFLOP/s). Prints Markdown tables of medians.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -160,12 +160,47 @@ fn table<T: Float>(filter: &[String]) {
     row("LayerNorm(1024)", &|| time_layer_norm(&x, &g));
 }
 
+/// GFLOP/s of `a·b` for the shapes the README's matmul rows and PyTorch comparisons use.
+fn matmul_table() {
+    let mut rng = StdRng::seed_from_u64(1);
+    println!("\nmatmul f32, GFLOP/s (median)\n");
+    println!("| m×k×n | 1 thread | 2 threads |");
+    println!("|---|---|---|");
+    for (m, k, n) in [
+        (4096, 1024, 1024),
+        (1024, 1024, 1024),
+        (512, 512, 512),
+        (128, 784, 512),
+    ] {
+        let a = Tensor::<f32>::rand_normal(&[m, k], &mut rng);
+        let b = Tensor::<f32>::rand_normal(&[k, n], &mut rng);
+        let flops = 2.0 * (m * k * n) as f64;
+        let cells: Vec<String> = [1, 2]
+            .into_iter()
+            .map(|threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+                let t = pool.expect("a rayon pool").install(|| {
+                    median(|| {
+                        black_box(a.matmul(&b));
+                    })
+                });
+                format!("{:.0}", flops / t.as_secs_f64() / 1e9)
+            })
+            .collect();
+        println!("| {m}×{k}×{n} | {} |", cells.join(" | "));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
     let f64_too = std::env::args().any(|a| a == "--f64");
+    if args.iter().any(|a| a == "matmul") {
+        matmul_table();
+        return;
+    }
     table::<f32>(&args);
     if f64_too {
         table::<f64>(&args);
