@@ -100,7 +100,7 @@ macro_rules! dispatched {
     ) => {
         $(#[$doc])*
         #[inline]
-        pub(crate) fn $name<$($g),*>(isa: Isa, $($arg: $ty),*) where $($bounds)* {
+        pub(crate) fn $name<$($g),*>(isa: $crate::simd::Isa, $($arg: $ty),*) where $($bounds)* {
             #[inline(always)]
             fn body<$($g),*>($($arg: $ty),*) where $($bounds)* $body
 
@@ -119,10 +119,10 @@ macro_rules! dispatched {
             match isa {
                 // SAFETY: `isa` comes from `active()`, which never exceeds what the CPU reports.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => unsafe { avx512($($arg),*) },
+                $crate::simd::Isa::Avx512 => unsafe { avx512($($arg),*) },
                 // SAFETY: as above.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => unsafe { avx2($($arg),*) },
+                $crate::simd::Isa::Avx2 => unsafe { avx2($($arg),*) },
                 _ => body($($arg),*),
             }
         }

@@ -202,6 +202,33 @@ fn contiguous<T: Float>(x: &Tensor<T>) -> Tensor<T> {
     x.contiguous()
 }
 
+crate::simd::dispatched! {
+    /// One output row of the 2×2, stride-2 max pool: rows `r0`, `r1` of the input (starting at
+    /// plane index `top`, `w` wide) give `o` and the argmax `a`. The four candidates are compared
+    /// in row-major order with selects (the first maximum wins; a NaN, once taken, stays), so
+    /// the loop vectorises.
+    fn halve_row<T>(r0: &[T], r1: &[T], o: &mut [T], a: &mut [usize], top: usize, w: usize)
+    where { T: Float }
+    {
+        let take = |best: T, cand: T| !best.is_nan() && (cand > best || cand.is_nan());
+        for (ox, (o, a)) in o.iter_mut().zip(a.iter_mut()).enumerate() {
+            let x = 2 * ox;
+            let (mut best, mut at) = (r0[x], x);
+            if take(best, r0[x + 1]) {
+                (best, at) = (r0[x + 1], x + 1);
+            }
+            if take(best, r1[x]) {
+                (best, at) = (r1[x], w + x);
+            }
+            if take(best, r1[x + 1]) {
+                (best, at) = (r1[x + 1], w + x + 1);
+            }
+            *o = best;
+            *a = top + at;
+        }
+    }
+}
+
 /// Max pooling with the argmax of every window, each an index `y·W + x` into its own `H×W` input
 /// plane (the output's element `j` lies in plane `j / (oh·ow)`).
 ///
@@ -241,6 +268,7 @@ pub fn max_pool2d_with_argmax<T: Float>(
     // The common 2×2 window at stride 2 without padding: four candidates in row-major order,
     // compared in straight-line code (the general loop below spends most of its time on bounds).
     let halving = [kh, kw, sh, sw] == [2, 2, 2, 2] && ph == 0 && pw == 0;
+    let isa = crate::simd::active();
     let run = |p: usize, o: &mut [T], a: &mut [usize]| {
         let plane = &src[p * h * w..(p + 1) * h * w];
         if halving {
@@ -251,21 +279,7 @@ pub fn max_pool2d_with_argmax<T: Float>(
                     &mut o[oy * ow..(oy + 1) * ow],
                     &mut a[oy * ow..(oy + 1) * ow],
                 );
-                for ox in 0..ow {
-                    let x = 2 * ox;
-                    let mut best = (r0[x], top + x);
-                    for cand in [
-                        (r0[x + 1], top + x + 1),
-                        (r1[x], top + w + x),
-                        (r1[x + 1], top + w + x + 1),
-                    ] {
-                        if !best.0.is_nan() && (cand.0 > best.0 || cand.0.is_nan()) {
-                            best = cand;
-                        }
-                    }
-                    o[ox] = best.0;
-                    a[ox] = best.1;
-                }
+                halve_row(isa, r0, r1, o, a, top, w);
             }
             return;
         }
