@@ -223,18 +223,32 @@ pub fn erf(z: f32) -> f32 {
     y.copysign(z)
 }
 
+/// `erfcx(z)/u` for `z ≥ 0` as a polynomial in `u = 1/(1 + z/2) ∈ (0, 1]` (fitted, 1.1e-8
+/// relative; 1.6e-7 once evaluated in `f32`): one formula from 0 to ∞.
+const ERFCX_U: [f64; 11] = [
+    0.282_094_794_798_243_6,
+    0.282_093_852_320_619_07,
+    0.246_880_601_253_294_75,
+    0.175_376_595_970_323_6,
+    0.093_002_399_771_430_88,
+    -0.057_240_374_480_142_575,
+    0.127_109_995_966_296_74,
+    -0.447_009_996_581_214_1,
+    0.486_209_638_051_712_9,
+    -0.230_873_583_113_864_8,
+    0.042_356_065_492_409_396,
+];
+
 /// `Φ(x)`, the standard normal CDF `½(1 + erf(x/√2))`, accurate in the lower tail too, where
-/// the form `½(1 + erf)` loses every digit: at most 12 ulp (10.3 measured, near `x = −1.36`,
-/// where `½ + ½·erf` still cancels a little).
+/// the form `½(1 + erf)` loses every digit: at most 6 ulp (5.55 measured, near 0). One formula for every
+/// `x`: `t = ½·e^{−x²/2}·erfcx(|x|/√2)` is `Φ(−|x|)`, and `Φ(x)` is `t` or `1 − t`, which
+/// never cancels because `t ≤ ½`.
 #[inline(always)]
 pub fn normal_cdf(x: f32) -> f32 {
-    let z = x * std::f32::consts::FRAC_1_SQRT_2;
-    let a = z.abs();
-    let central = 0.5 + 0.5 * (z * erf_small_over_z(z));
-    // ½·erfc(|x|/√2) = ½·e^{−x²/2}·erfcx(|x|/√2): the square taken of x itself, which is exact.
-    let tail = 0.5 * exp_neg_square(x.abs(), true) * erfcx_large(if a < 1.0 { 1.0 } else { a });
-    let outer = if x < 0.0 { tail } else { 1.0 - tail };
-    if a < 1.0 { central } else { outer }
+    let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
+    let u = 1.0 / (1.0 + 0.5 * z);
+    let t = 0.5 * exp_neg_square(x.abs(), true) * (u * horner(&ERFCX_U, u));
+    if x < 0.0 { t } else { 1.0 - t }
 }
 
 /// `φ(x) = e^{−x²/2}/√(2π)`, the standard normal density: at most 2.5 ulp (1.83 measured).
