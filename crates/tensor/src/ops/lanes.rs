@@ -24,6 +24,32 @@ pub(crate) fn lane_sum<T: Float>(row: &[T], f: impl Fn(T) -> T) -> T {
     combine(acc, |a, b| a + b)
 }
 
+/// Writes `f(xᵢ)` to `out` and returns their sum, added as [`lane_sum`] adds: one pass.
+#[inline(always)]
+pub(crate) fn lane_map_sum<T: Float>(
+    row: &[T],
+    out: &mut [std::mem::MaybeUninit<T>],
+    f: impl Fn(T) -> T,
+) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    let mut outs = out.chunks_exact_mut(LANES);
+    for (c, o) in (&mut chunks).zip(&mut outs) {
+        for i in 0..LANES {
+            let v = f(c[i]);
+            o[i].write(v);
+            acc[i] += v;
+        }
+    }
+    let tail = chunks.remainder().iter().zip(outs.into_remainder());
+    for (a, (&x, o)) in acc.iter_mut().zip(tail) {
+        let v = f(x);
+        o.write(v);
+        *a += v;
+    }
+    combine(acc, |a, b| a + b)
+}
+
 /// `Σ f(xᵢ, yᵢ)` over two rows, as [`lane_sum`].
 #[inline(always)]
 pub(crate) fn lane_sum2<T: Float>(xs: &[T], ys: &[T], f: impl Fn(T, T) -> T) -> T {

@@ -8,7 +8,7 @@
 use crate::element::Float;
 use crate::iter::{PARALLEL_THRESHOLD, build_vec};
 use crate::ops::lanes::rows_per_block;
-use crate::ops::lanes::{lane_max, lane_sum, lane_sum2};
+use crate::ops::lanes::{lane_map_sum, lane_max, lane_sum, lane_sum2};
 use crate::simd::{self, Isa};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -17,15 +17,14 @@ use std::mem::MaybeUninit;
 #[inline(always)]
 fn softmax_row<T: Float>(row: &[T], out: &mut [MaybeUninit<T>]) {
     let m = lane_max(row);
-    // The exponentials go to `out` once and are scaled there, so exp runs once per element.
-    for (o, &x) in out.iter_mut().zip(row) {
-        o.write((x - m).exp());
-    }
-    // SAFETY: every element of `out` was written just above.
+    // The exponentials go to `out` as they are summed, then are scaled there: one exp per element.
+    let s = lane_map_sum(row, out, |x| (x - m).exp());
+    // SAFETY: lane_map_sum wrote every element of `out`.
     let out = unsafe { &mut *(out as *mut [MaybeUninit<T>] as *mut [T]) };
-    let s = lane_sum(out, |e| e);
+    // One division per row, as PyTorch does; each element is within an ulp of e/s.
+    let inv = T::ONE / s;
     for o in out.iter_mut() {
-        *o /= s;
+        *o *= inv;
     }
 }
 
