@@ -200,20 +200,20 @@ pub(crate) fn map_binary<T: Float>(
     // Two valid shapes can broadcast to one too large to exist ([2^32, 1] with [1, 2^32]).
     let n = check_shape_of::<T>(op, &shape)?;
     let isa = simd::active();
-    if let (Some(sa), Some(sb)) = (a.as_contiguous_slice(), b.as_contiguous_slice()) {
-        if a.shape() == b.shape() {
-            let data = build_vec(n, |out| {
-                if n >= PARALLEL_THRESHOLD {
-                    let c = PARALLEL_THRESHOLD / 2;
-                    out.par_chunks_mut(c)
-                        .zip(sa.par_chunks(c).zip(sb.par_chunks(c)))
-                        .for_each(|(o, (x, y))| simd::map2(isa, o, x, y, &f));
-                } else {
-                    simd::map2(isa, out, sa, sb, &f);
-                }
-            });
-            return Ok(Tensor::from_vec_unchecked(data, &shape));
-        }
+    if let (Some(sa), Some(sb)) = (a.as_contiguous_slice(), b.as_contiguous_slice())
+        && a.shape() == b.shape()
+    {
+        let data = build_vec(n, |out| {
+            if n >= PARALLEL_THRESHOLD {
+                let c = PARALLEL_THRESHOLD / 2;
+                out.par_chunks_mut(c)
+                    .zip(sa.par_chunks(c).zip(sb.par_chunks(c)))
+                    .for_each(|(o, (x, y))| simd::map2(isa, o, x, y, &f));
+            } else {
+                simd::map2(isa, out, sa, sb, &f);
+            }
+        });
+        return Ok(Tensor::from_vec_unchecked(data, &shape));
     }
     let la = a.layout().broadcast_to(&shape)?;
     let lb = b.layout().broadcast_to(&shape)?;

@@ -160,7 +160,7 @@ impl Pool {
         self.clock += 1;
         // The returned buffer was live a moment ago.
         self.peak_live = self.peak_live.max(live.saturating_add(entry.bytes));
-        if self.clock % POOL_SWEEP == 0 {
+        if self.clock.is_multiple_of(POOL_SWEEP) {
             self.sweep(live, evicted);
         }
         if entry.bytes > self.limit() {
@@ -287,12 +287,12 @@ pub fn pool_capacity() -> usize {
 /// An empty vector with room for exactly `n` elements, recycled from the pool when one fits.
 pub(crate) fn take_buffer<T: 'static>(n: usize) -> Vec<T> {
     let bytes = n.saturating_mul(std::mem::size_of::<T>());
-    if bytes >= POOL_MIN_BYTES {
-        if let Some(b) = lock_pool().take(TypeId::of::<T>(), n) {
-            // SAFETY: the parts came from a `Vec<T>` of this very `T` (checked through `ty`),
-            // emptied and never freed; length 0 needs no initialised element.
-            return unsafe { Vec::from_raw_parts(b.ptr as *mut T, 0, b.capacity) };
-        }
+    if bytes >= POOL_MIN_BYTES
+        && let Some(b) = lock_pool().take(TypeId::of::<T>(), n)
+    {
+        // SAFETY: the parts came from a `Vec<T>` of this very `T` (checked through `ty`),
+        // emptied and never freed; length 0 needs no initialised element.
+        return unsafe { Vec::from_raw_parts(b.ptr as *mut T, 0, b.capacity) };
     }
     Vec::with_capacity(n)
 }

@@ -415,7 +415,7 @@ fn halving_windows_match_the_reference_with_ties_and_nans() {
         let values: Vec<f64> = (0..n)
             .map(|i| {
                 let v = ((i as u64 * 2654435761 + seed) % 7) as f64;
-                if (i as u64 + seed) % 23 == 0 {
+                if (i as u64 + seed).is_multiple_of(23) {
                     f64::NAN
                 } else {
                     v

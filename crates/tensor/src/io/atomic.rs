@@ -64,10 +64,10 @@ pub fn write_atomically(
     std::fs::rename(tmp, path).map_err(|e| FileError::io(path, "replace", e))?;
     guard.renamed = true;
     // Make the rename itself durable; not every platform can open a directory, so best effort.
-    if let Some(dir) = dir {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if let Some(dir) = dir
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
     }
     Ok(())
 }

@@ -748,15 +748,15 @@ impl<T: Float> Tensor<T> {
         }
         let g = Geometry::new(OP, self.shape(), weight.shape(), &opts)?;
         check_shape_of::<T>(OP, &g.output_shape())?;
-        if let Some(b) = bias {
-            if b.shape() != [g.o] {
-                return Err(TensorError::shape(
-                    OP,
-                    weight.shape(),
-                    b.shape(),
-                    format!("the bias needs one entry per output channel: [{}]", g.o),
-                ));
-            }
+        if let Some(b) = bias
+            && b.shape() != [g.o]
+        {
+            return Err(TensorError::shape(
+                OP,
+                weight.shape(),
+                b.shape(),
+                format!("the bias needs one entry per output channel: [{}]", g.o),
+            ));
         }
         let (x, w) = (self.row_major(), weight.row_major());
         let b = bias.map(Tensor::row_major);

@@ -245,36 +245,34 @@ fn gemm_batched<T: Float>(
     // One tall gemm beats many small ones: when rhs is the same matrix for every batch entry and
     // lhs's batch rows sit one row stride apart, [B, M, K]·[K, N] is (B·M)×K·K×N, and the
     // contiguous output already has the rows in that order.
-    if b_shared {
-        if let Some(rows) = single_stride(&a.shape()[..r + 1], &sa[..r + 1]) {
-            let tall = numel(batch) * m;
-            // SAFETY: `a` and `b` are layouts over the storages behind `pa` and `pb` (a tensor's
-            // layout stays inside its storage, and broadcasting only adds stride-0 axes), so every
-            // element gemm reads through these strides is in bounds; `out` has room for tall×n
-            // elements in row-major order and is a fresh buffer, so it aliases neither input.
-            unsafe {
-                gemm(
-                    tall,
-                    k,
-                    n,
-                    MatRef {
-                        ptr: pa.add(a.offset()),
-                        rs: rows,
-                        cs: csa,
-                    },
-                    MatRef {
-                        ptr: pb.add(b.offset()),
-                        rs: rsb,
-                        cs: csb,
-                    },
-                    MatMut {
-                        ptr: out,
-                        rs: n as isize,
-                    },
-                )
-            };
-            return;
-        }
+    if b_shared && let Some(rows) = single_stride(&a.shape()[..r + 1], &sa[..r + 1]) {
+        let tall = numel(batch) * m;
+        // SAFETY: `a` and `b` are layouts over the storages behind `pa` and `pb` (a tensor's
+        // layout stays inside its storage, and broadcasting only adds stride-0 axes), so every
+        // element gemm reads through these strides is in bounds; `out` has room for tall×n
+        // elements in row-major order and is a fresh buffer, so it aliases neither input.
+        unsafe {
+            gemm(
+                tall,
+                k,
+                n,
+                MatRef {
+                    ptr: pa.add(a.offset()),
+                    rs: rows,
+                    cs: csa,
+                },
+                MatRef {
+                    ptr: pb.add(b.offset()),
+                    rs: rsb,
+                    cs: csb,
+                },
+                MatMut {
+                    ptr: out,
+                    rs: n as isize,
+                },
+            )
+        };
+        return;
     }
     let count = numel(batch);
     // The base operands cross to rayon tasks as the `Send` matrix handles of `gemm`.

@@ -278,11 +278,12 @@ impl<T: Float> Tensor<T> {
             mask[lead + i] = t != d;
         }
         // Fast path: a small contiguous tensor summed over leading axes only (bias gradients).
-        if !mask[lead..].contains(&true) && self.numel() < crate::PARALLEL_THRESHOLD {
-            if let Some(xs) = self.as_contiguous_slice() {
-                let width = shape.iter().product();
-                return Ok(Self::from_vec_unchecked(sum_leading_rows(xs, width), shape));
-            }
+        if !mask[lead..].contains(&true)
+            && self.numel() < crate::PARALLEL_THRESHOLD
+            && let Some(xs) = self.as_contiguous_slice()
+        {
+            let width = shape.iter().product();
+            return Ok(Self::from_vec_unchecked(sum_leading_rows(xs, width), shape));
         }
         let data = Plan::new(self.layout(), &mask).fold(self.storage_slice(), &Sum);
         Ok(Self::from_vec_unchecked(data, shape))
