@@ -12,7 +12,7 @@ use crate::element::Float;
 use crate::error::{Result, TensorError};
 use crate::iter::{PARALLEL_THRESHOLD, build_vec};
 use crate::ops::lanes::{lane_sum, lane_sum2, lane_sum3, rows_per_block};
-use crate::simd::{self, Isa};
+use crate::simd;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -345,69 +345,46 @@ impl<T: Float> Tensor<T> {
             if rows == 0 {
                 return;
             }
-            let run = |isa: Isa, range: std::ops::Range<usize>, dx, pw: &mut [T], pb: &mut [T]| {
-                let (lo, hi) = (range.start, range.end);
-                let xs = &x[lo * width..hi * width];
-                let gr = &gs[lo * width..hi * width];
+            let pw = block_slices(&mut partial_w, dw_len, blocks);
+            let pb = block_slices(&mut partial_b, db_len, blocks);
+            let job = |bi: usize, dx: &mut [MaybeUninit<T>], pw: &mut [T], pb: &mut [T]| {
+                let (lo, hi) = (bi * per, ((bi + 1) * per).min(rows));
+                let (xs, gr) = (&x[lo * width..hi * width], &gs[lo * width..hi * width]);
                 backward_block(isa, xs, gr, w, &stats[lo..hi], dx, pw, pb);
             };
             if rows * width < PARALLEL_THRESHOLD {
                 // The same blocks, one after another: the sums' order is the parallel one.
-                for ((bi, dx), (pw, pb)) in dx.chunks_mut(per * width).enumerate().zip(
-                    chunks_or_empty(&mut partial_w, dw_len)
-                        .zip(chunks_or_empty(&mut partial_b, db_len)),
-                ) {
-                    let hi = ((bi + 1) * per).min(rows);
-                    run(isa, bi * per..hi, dx, pw, pb);
-                }
+                let blocks = dx.chunks_mut(per * width).enumerate();
+                blocks
+                    .zip(pw.into_iter().zip(pb))
+                    .for_each(|((bi, dx), (pw, pb))| job(bi, dx, pw, pb));
             } else {
-                let pw = par_chunks_or_empty(&mut partial_w, dw_len, blocks);
-                let pb = par_chunks_or_empty(&mut partial_b, db_len, blocks);
-                dx.par_chunks_mut(per * width)
-                    .enumerate()
-                    .zip(pw.into_par_iter().zip(pb.into_par_iter()))
-                    .for_each(|((bi, dx), (pw, pb))| {
-                        let hi = ((bi + 1) * per).min(rows);
-                        run(isa, bi * per..hi, dx, pw, pb);
-                    });
+                let blocks = dx.par_chunks_mut(per * width).enumerate();
+                blocks
+                    .zip(pw.into_par_iter().zip(pb))
+                    .for_each(|((bi, dx), (pw, pb))| job(bi, dx, pw, pb));
             }
         });
-        let fold = |partial: Vec<T>, len: usize| -> Option<Tensor<T>> {
-            let mut total = vec![T::ZERO; len];
-            for block in partial.chunks_exact(len.max(1)) {
+        let fold = |partial: Vec<T>| {
+            let mut total = vec![T::ZERO; width];
+            for block in partial.chunks_exact(width.max(1)) {
                 for (t, &p) in total.iter_mut().zip(block) {
                     *t += p;
                 }
             }
-            Some(Tensor::from_vec_unchecked(total, normalized_shape))
+            Tensor::from_vec_unchecked(total, normalized_shape)
         };
         Ok(LayerNormGrads {
             x: Tensor::from_vec_unchecked(dx, self.shape()),
-            weight: if dw_len > 0 {
-                fold(partial_w, width)
-            } else {
-                None
-            },
-            bias: if db_len > 0 {
-                fold(partial_b, width)
-            } else {
-                None
-            },
+            weight: (dw_len > 0).then(|| fold(partial_w)),
+            bias: (db_len > 0).then(|| fold(partial_b)),
         })
     }
 }
 
-/// `len`-long chunks of `v`, or endless empty slices when `len` is 0 (a gradient not asked for).
-fn chunks_or_empty<T>(v: &mut [T], len: usize) -> Box<dyn Iterator<Item = &mut [T]> + '_> {
-    if len == 0 {
-        Box::new(std::iter::repeat_with(|| &mut [][..]))
-    } else {
-        Box::new(v.chunks_mut(len))
-    }
-}
-
-/// `blocks` mutable slices of `len` elements each (empty ones when `len` is 0), for rayon.
-fn par_chunks_or_empty<T>(v: &mut [T], len: usize, blocks: usize) -> Vec<&mut [T]> {
+/// `blocks` mutable slices of `len` elements each (empty ones when `len` is 0: a gradient not
+/// asked for).
+fn block_slices<T>(v: &mut [T], len: usize, blocks: usize) -> Vec<&mut [T]> {
     if len == 0 {
         (0..blocks).map(|_| &mut [][..]).collect()
     } else {

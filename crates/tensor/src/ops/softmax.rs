@@ -173,13 +173,10 @@ impl<T: Float> Tensor<T> {
     /// # Errors
     /// `ShapeMismatch` if `g`'s shape is not `self`'s; `InvalidAxis` for a bad axis.
     pub fn try_softmax_backward(&self, g: &Self, axis: isize) -> Result<Self> {
-        let op = "softmax_backward";
-        same_shape(op, self, g)?;
-        if let (Some((y, width)), Some(gs)) =
-            (self.last_axis_rows(op, axis)?, g.as_contiguous_slice())
+        if let Some(dx) =
+            self.fused_row_backward("softmax_backward", g, axis, rows::softmax_backward)?
         {
-            let dx = rows::softmax_backward(y, gs, width);
-            return Ok(Self::from_vec_unchecked(dx, self.shape()));
+            return Ok(dx);
         }
         let gy = g.mul(self);
         let dot = gy.try_sum(&[axis], true)?;
@@ -212,16 +209,32 @@ impl<T: Float> Tensor<T> {
     /// # Errors
     /// `ShapeMismatch` if `g`'s shape is not `self`'s; `InvalidAxis` for a bad axis.
     pub fn try_log_softmax_backward(&self, g: &Self, axis: isize) -> Result<Self> {
-        let op = "log_softmax_backward";
-        same_shape(op, self, g)?;
-        if let (Some((y, width)), Some(gs)) =
-            (self.last_axis_rows(op, axis)?, g.as_contiguous_slice())
+        if let Some(dx) =
+            self.fused_row_backward("log_softmax_backward", g, axis, rows::log_softmax_backward)?
         {
-            let dx = rows::log_softmax_backward(y, gs, width);
-            return Ok(Self::from_vec_unchecked(dx, self.shape()));
+            return Ok(dx);
         }
         let total = g.try_sum(&[axis], true)?;
         g.try_sub(&self.exp().mul(&total))
+    }
+
+    /// Checks `g` against the output `self`, and runs the row kernel `rows(y, g, width)` when
+    /// both are contiguous rows of the last axis; `None` sends the caller to its general form.
+    fn fused_row_backward(
+        &self,
+        op: &'static str,
+        g: &Self,
+        axis: isize,
+        rows: fn(&[T], &[T], usize) -> Vec<T>,
+    ) -> Result<Option<Self>> {
+        same_shape(op, self, g)?;
+        let fast = (self.last_axis_rows(op, axis)?, g.as_contiguous_slice());
+        Ok(match fast {
+            (Some((y, width)), Some(gs)) => {
+                Some(Self::from_vec_unchecked(rows(y, gs, width), self.shape()))
+            }
+            _ => None,
+        })
     }
 
     /// The elements as rows of the last axis, when `axis` is that axis, the tensor is
